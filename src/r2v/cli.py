@@ -1,0 +1,153 @@
+"""The `r2v` command: serve, keys create, generate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from r2v.protocol.catalog import DEFAULT_REGION, REGIONS
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from r2v.api.app import create_app
+    from r2v.config import Settings
+    from r2v.wiring import build
+    from r2v.worker.pool import WorkerPool
+
+    settings = Settings(
+        data_dir=Path(args.data_dir),
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        region=args.region,
+        public_url=args.public_url,
+    )
+    parts = build(settings)
+    log = logging.getLogger("r2v")
+    # Crash recovery: whatever was RUNNING when the last server died has no worker now; run it again.
+    recovered = parts.tasks.requeue_running(parts.clock.now_ms())
+    if recovered:
+        log.warning("recovered %d task(s) interrupted by the last shutdown", recovered)
+    if not parts.keys.has_any():
+        log.warning("no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS")
+    pool = WorkerPool(
+        settings, parts.clock, requeue=lambda name: parts.tasks.requeue_running(parts.clock.now_ms(), name)
+    )
+    pool.start()
+    app = create_app(parts, workers_alive=pool.alive)
+    print(f"r2v serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+    finally:
+        pool.stop()
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from r2v.config import Settings
+    from r2v.wiring import build
+
+    parts = build(Settings(data_dir=Path(args.data_dir)))
+    key_id, key = parts.keys.create(args.name, parts.clock.now_ms())
+    print(key)
+    print(f"(key id {key_id}; the key is shown only this once)", file=sys.stderr)
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    """The server's pipeline without a server: a create-call body in, an MP4 out."""
+    from tqdm import tqdm
+
+    from r2v.clock import Clock
+    from r2v.config import Settings
+    from r2v.engines import get_engine
+    from r2v.errors import ApiError, TaskFailure
+    from r2v.media.fetch import MediaResolver
+    from r2v.protocol.validate import parse_create
+    from r2v.storage.blobs import LocalBlobStore
+    from r2v.worker.pipeline import run_job
+
+    body = json.loads(Path(args.request).read_text(encoding="utf-8"))
+    work = Path(tempfile.mkdtemp(prefix="r2v-generate-"))
+    try:
+        parsed = parse_create(body, region=args.region, allow_local_paths=True)
+        spec = parsed.spec
+        blobs = LocalBlobStore(work)
+        for ref in spec.media:  # local files and data: URIs become files the resolver can read
+            if ref.field in parsed.local_paths:
+                ref.url = Path(parsed.local_paths[ref.field]).as_uri()
+            elif ref.field in parsed.inline:
+                data, ext = parsed.inline[ref.field]
+                path = work / f"inline-{len(list(work.iterdir()))}.{ext}"
+                path.write_bytes(data)
+                ref.url = path.as_uri()
+            if ref.voice_field in parsed.local_paths:
+                ref.voice_url = Path(parsed.local_paths[ref.voice_field]).as_uri()
+        settings = Settings(data_dir=work, region=args.region)
+        resolver = MediaResolver(
+            blobs=blobs,
+            uploads=None,  # no server, no uploads: oss:// URLs cannot be used here
+            owner="cli",
+            now_ms=Clock().now_ms(),
+            allow_private=settings.allow_private_urls,
+            allow_local_files=True,
+        )
+        engine = get_engine(settings.engines.get(spec.model, "reel"))
+        with tqdm(total=100, unit="%", desc="rendering", disable=args.quiet) as bar:
+
+            def progress(fraction: float) -> None:
+                bar.update(max(0, int(fraction * 100) - bar.n))
+
+            outcome = run_job("cli", spec, resolver, blobs, engine, progress, args.region)
+        out = Path(args.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(blobs.local_path(outcome.result_name), out)
+    except (ApiError, TaskFailure) as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps({"video": str(out.resolve()), "usage": outcome.usage}, ensure_ascii=False))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="r2v", description="Self-hosted, DashScope-compatible reference-to-video")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, reel engine)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--data-dir", default=".r2v-data")
+    serve.add_argument("--workers", type=int, default=1, help="render worker processes")
+    serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
+    serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
+    serve.set_defaults(func=_serve)
+
+    keys = sub.add_parser("keys", help="manage API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--data-dir", default=".r2v-data")
+    create.set_defaults(func=_keys_create)
+
+    generate = sub.add_parser("generate", help="render one request (a create-call body) without a server")
+    generate.add_argument("request", help="JSON file: the body of a create call; URLs may be local paths")
+    generate.add_argument("-o", "--output", required=True)
+    generate.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
+    generate.add_argument("-q", "--quiet", action="store_true")
+    generate.set_defaults(func=_generate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,1 @@
+"""The demo: reference media made on the spot, and the user guide's multi-subject example run through the SDK."""

@@ -1,0 +1,56 @@
+"""The Engine port: what every renderer receives and must produce."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from r2v.media.probe import MediaInfo
+
+Progress = Callable[[float], None]  # 0.0 .. 1.0
+
+
+@dataclass
+class Asset:
+    """A resolved, probed reference: an image or a video, with the voice its subject speaks with."""
+
+    kind: str  # "image" | "video"
+    path: Path
+    info: MediaInfo
+    label: str  # how the prompt names it: 图1, 视频2, character1
+    voice: Path | None = None  # reference_voice, or the reference video itself when it has sound
+
+
+@dataclass
+class RenderJob:
+    width: int
+    height: int
+    duration: int  # seconds; the output has exactly duration x 30 frames
+    seed: int
+    watermark: bool
+    audio: bool  # False only for wan2.6-r2v-flash with audio=false: then the MP4 has no audio stream
+    assets: list[Asset]
+    first_frame: Path | None = None
+    prompt: str = ""
+    negative_prompt: str | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.duration * 30
+
+
+@dataclass
+class RenderResult:
+    frames: int
+    # What was shown when, as (start s, end s, label): written back as the plan behind `actual_prompt`.
+    timeline: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+class Engine(ABC):
+    name: str
+
+    @abstractmethod
+    def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
+        """Write the finished MP4 to out_path, calling progress(fraction) as it goes."""

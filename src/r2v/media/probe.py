@@ -1,0 +1,138 @@
+"""What an input file is (decided by its bytes, not its name or header), probed with PyAV, and the spec's
+limits for each kind of input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
+
+IMAGE_FORMATS = ("jpeg", "png", "bmp", "webp")
+VIDEO_FORMATS = ("mp4", "mov")
+AUDIO_FORMATS = ("wav", "mp3")
+
+MB = 1024 * 1024
+IMAGE_MAX_BYTES, VIDEO_MAX_BYTES, AUDIO_MAX_BYTES = 20 * MB, 100 * MB, 15 * MB
+IMAGE_SIDE = (240, 8000)
+VIDEO_SIDE = (240, 4096)
+VIDEO_SECONDS = (1.0, 30.0)
+AUDIO_SECONDS = (1.0, 10.0)
+MAX_ASPECT = 8.0
+
+
+def sniff(path: Path) -> str | None:
+    """The container format from magic bytes: one of the *_FORMATS above, or None."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"BM") and len(head) > 14:
+        return "bmp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "wav"
+    if head[4:8] == b"ftyp":
+        return "mov" if head[8:10] == b"qt" else "mp4"
+    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
+        return "mov"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "mp3"
+    return None
+
+
+@dataclass
+class MediaInfo:
+    format: str
+    size_bytes: int
+    width: int = 0
+    height: int = 0
+    duration_s: float = 0.0
+    has_video: bool = False
+    has_audio: bool = False
+
+    @property
+    def kind(self) -> str:
+        if self.format in IMAGE_FORMATS:
+            return "image"
+        return "video" if self.format in VIDEO_FORMATS else "audio"
+
+
+def probe(path: Path, field: str) -> MediaInfo:
+    fmt = sniff(path)
+    if fmt is None:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: unrecognised file format")
+    info = MediaInfo(format=fmt, size_bytes=path.stat().st_size)
+    try:
+        with av.open(str(path)) as container:
+            video = next(iter(container.streams.video), None)
+            audio = next(iter(container.streams.audio), None)
+            info.has_video, info.has_audio = video is not None, audio is not None
+            if video is not None:
+                info.width, info.height = video.codec_context.width, video.codec_context.height
+            if container.duration:
+                info.duration_s = container.duration / av.time_base
+            elif video is not None and video.duration and video.time_base:
+                info.duration_s = float(video.duration * video.time_base)
+            elif audio is not None and audio.duration and audio.time_base:
+                info.duration_s = float(audio.duration * audio.time_base)
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the {fmt} file cannot be decoded ({exc})") from None
+    return info
+
+
+def _bad(field: str, reason: str) -> TaskFailure:
+    return TaskFailure(INVALID_PARAMETER, f"{field}: {reason}")
+
+
+def _check_sides(info: MediaInfo, field: str, what: str, lo: int, hi: int) -> None:
+    for side, value in (("width", info.width), ("height", info.height)):
+        if value < lo:
+            raise _bad(field, f"{what} {side} {value} px is below the minimum {lo} px")
+        if value > hi:
+            raise _bad(field, f"{what} {side} {value} px is above the maximum {hi} px")
+    aspect = info.width / info.height
+    if aspect > MAX_ASPECT or aspect < 1 / MAX_ASPECT:
+        raise _bad(field, f"{what} aspect ratio {info.width}:{info.height} is outside 1:8..8:1")
+
+
+def check_image(info: MediaInfo, field: str) -> None:
+    if info.format not in IMAGE_FORMATS:
+        raise TaskFailure(
+            UNSUPPORTED_FILE_FORMAT, f"{field}: expected an image (JPEG, PNG, BMP, WEBP), got {info.format}"
+        )
+    if info.size_bytes > IMAGE_MAX_BYTES:
+        raise _bad(field, "image is larger than 20 MB")
+    if not info.has_video:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the image cannot be decoded")
+    _check_sides(info, field, "image", *IMAGE_SIDE)
+
+
+def check_video(info: MediaInfo, field: str) -> None:
+    if info.format not in VIDEO_FORMATS:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: expected a video (MP4, MOV), got {info.format}")
+    if info.size_bytes > VIDEO_MAX_BYTES:
+        raise _bad(field, "video is larger than 100 MB")
+    if not info.has_video:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the file has no video stream")
+    _check_sides(info, field, "video", *VIDEO_SIDE)
+    lo, hi = VIDEO_SECONDS
+    if not lo <= info.duration_s <= hi:
+        raise _bad(field, f"video duration {info.duration_s:.2f} s is outside {lo:.0f}..{hi:.0f} s")
+
+
+def check_audio(info: MediaInfo, field: str) -> None:
+    if info.format not in AUDIO_FORMATS:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: expected audio (WAV, MP3), got {info.format}")
+    if info.size_bytes > AUDIO_MAX_BYTES:
+        raise _bad(field, "audio is larger than 15 MB")
+    if not info.has_audio:
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the file has no audio stream")
+    lo, hi = AUDIO_SECONDS
+    if not lo <= info.duration_s <= hi:
+        raise _bad(field, f"audio duration {info.duration_s:.2f} s is outside {lo:.0f}..{hi:.0f} s")

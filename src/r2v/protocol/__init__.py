@@ -1,0 +1,1 @@
+"""The DashScope wire protocol: model catalogue, request parsing and static validation."""

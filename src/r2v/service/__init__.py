@@ -1,0 +1,1 @@
+"""The service layer: turns requests into tasks and tasks into the wire's answers (no HTTP, no engines)."""

@@ -1,0 +1,162 @@
+"""The task service: create, query, cancel and list, as the DashScope API defines them.
+
+It speaks in plain dicts and ApiErrors; the HTTP layer only moves them on and off the wire."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from r2v.errors import INVALID_PARAMETER, MSG_CANCEL_NOT_PENDING, UNSUPPORTED_OPERATION, ApiError, invalid
+from r2v.media.fetch import INPUT_SCHEME
+from r2v.protocol.validate import ParsedCreate, parse_create
+from r2v.service import views
+from r2v.tasks.model import ListFilter, Task, TaskStatus
+from r2v.wiring import Components
+
+RETENTION_MS = 24 * 3600 * 1000
+RESULT_URL_TTL_S = 24 * 3600
+MAX_PAGE_SIZE = 100
+_LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
+
+
+def result_path(task_id: str) -> str:
+    return f"/files/results/{task_id}.mp4"
+
+
+class TaskService:
+    def __init__(self, parts: Components):
+        self.parts = parts
+        self.settings = parts.settings
+
+    # -- create -----------------------------------------------------------------------------------------
+
+    def create(self, owner: str, body: object, oss_resolve: bool, request_id: str) -> dict:
+        parsed = parse_create(body, region=self.settings.region, oss_resolve=oss_resolve)
+        now = self.parts.clock.now_ms()
+        self._check_uploads(parsed, owner, now)
+        task_id = str(uuid.uuid4())
+        self._save_inline(parsed, task_id)
+        spec = parsed.spec
+        self.parts.tasks.create(
+            Task(
+                task_id=task_id,
+                owner=owner,
+                request_id=request_id,
+                model=spec.model,
+                status=TaskStatus.PENDING,
+                submit_ms=now,
+                spec_json=json.dumps(spec.to_dict(), ensure_ascii=False),
+                orig_prompt=spec.prompt,
+                region=self.settings.region,
+            )
+        )
+        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.PENDING.value}}
+
+    def _check_uploads(self, parsed: ParsedCreate, owner: str, now: int) -> None:
+        """oss:// inputs must be live uploads of the same key: checked now, since it needs no download."""
+        for ref in parsed.spec.media:
+            for url, field in ((ref.url, ref.field), (ref.voice_url, ref.voice_field)):
+                if url and url.startswith("oss://") and not self.parts.uploads.find(url[6:], owner, now):
+                    raise invalid(field, "the oss:// file does not exist, has expired or belongs to another API key")
+
+    def _save_inline(self, parsed: ParsedCreate, task_id: str) -> None:
+        """data: URIs are decoded once and kept as files beside the task, not inside the database row."""
+        for ref in parsed.spec.media:
+            if ref.field in parsed.inline:
+                data, ext = parsed.inline[ref.field]
+                name = f"inputs/{task_id}/{ref.field.replace('.', '_').replace('[', '').replace(']', '')}.{ext}"
+                self.parts.blobs.put_bytes(name, data)
+                ref.url = INPUT_SCHEME + name
+            if ref.field in parsed.local_paths:
+                ref.url = Path(parsed.local_paths[ref.field]).as_uri()
+
+    # -- query, cancel ----------------------------------------------------------------------------------
+
+    def _visible(self, owner: str, task_id: str) -> Task | None:
+        """The task if this key may see it: unknown ids, other keys' tasks and expired tasks are all UNKNOWN."""
+        task = self.parts.tasks.get(task_id)
+        if task is None or task.owner != owner:
+            return None
+        if task.submit_ms < self.parts.clock.now_ms() - RETENTION_MS:
+            return None
+        return task
+
+    def query(self, owner: str, task_id: str, request_id: str, base_url: str) -> dict:
+        task = self._visible(owner, task_id)
+        if task is None:
+            return views.unknown(task_id, request_id)
+        video_url = None
+        if task.status == TaskStatus.SUCCEEDED and task.end_ms is not None:
+            path = result_path(task.task_id)
+            expires = task.end_ms // 1000 + RESULT_URL_TTL_S
+            video_url = f"{base_url}{path}?{self.parts.signer.query(path, expires)}"
+        return views.query_answer(task, request_id, video_url)
+
+    def cancel(self, owner: str, task_id: str, request_id: str) -> dict:
+        task = self._visible(owner, task_id)
+        if task is None or not self.parts.tasks.cancel_pending(task_id, owner, self.parts.clock.now_ms()):
+            raise ApiError(400, UNSUPPORTED_OPERATION, MSG_CANCEL_NOT_PENDING)
+        return {"request_id": request_id}
+
+    # -- list -------------------------------------------------------------------------------------------
+
+    def list(self, owner: str, params: dict[str, str], request_id: str) -> dict:
+        now = self.parts.clock.now_ms()
+        start = _list_time(params.get("start_time"), "start_time")
+        end = _list_time(params.get("end_time"), "end_time")
+        if start is None and end is None:
+            start, end = now - RETENTION_MS, now
+        elif start is None:
+            start = end - RETENTION_MS
+        elif end is None:
+            end = start + RETENTION_MS
+        if end < start:
+            raise invalid("end_time", "must not be before start_time")
+        if end - start > RETENTION_MS:
+            raise invalid("end_time", "the span from start_time to end_time must be at most 24 hours")
+        page_no = _positive_int(params.get("page_no"), "page_no", 1, 10**9)
+        page_size = _positive_int(params.get("page_size"), "page_size", 10, MAX_PAGE_SIZE)
+        status = params.get("status") or None
+        if status and status not in {s.value for s in TaskStatus if s != TaskStatus.UNKNOWN}:
+            raise invalid("status", "must be one of PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED")
+        flt = ListFilter(
+            owner=owner,
+            since_ms=max(start, now - RETENTION_MS),
+            until_ms=end + 999,  # the bound is given to the second; include that whole second
+            task_id=params.get("task_id") or None,
+            model=params.get("model_name") or None,
+            status=status,
+            page_no=page_no,
+            page_size=page_size,
+        )
+        total, tasks = self.parts.tasks.list(flt)
+        return {
+            "request_id": request_id,
+            "total": total,
+            "total_page": math.ceil(total / page_size) if total else 0,
+            "page_no": page_no,
+            "page_size": page_size,
+            "data": [views.list_row(t) for t in tasks],
+        }
+
+
+def _list_time(value: str | None, name: str) -> int | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.strptime(value, _LIST_TIME_FORMAT).replace(tzinfo=views.CHINA)
+    except ValueError:
+        raise invalid(name, f"must be YYYYMMDDhhmmss, got {value!r}") from None
+    return int(moment.timestamp() * 1000)
+
+
+def _positive_int(value: str | None, name: str, default: int, maximum: int) -> int:
+    if value is None or value == "":
+        return default
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise ApiError(400, INVALID_PARAMETER, f"{name}: must be an integer from 1 to {maximum}, got {value!r}")
+    return int(value)

@@ -1,0 +1,77 @@
+"""Temporary uploads: hand out a policy, accept the form post, and remember whose file it is."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from r2v.errors import (
+    FILE_ALREADY_EXISTS,
+    INVALID_PARAMETER,
+    MSG_MODEL_NOT_EXIST,
+    TOO_LARGE,
+    UNSUPPORTED_FILE_FORMAT,
+    ApiError,
+    invalid,
+)
+from r2v.media import probe
+from r2v.protocol.catalog import model_in_region
+from r2v.storage import uploads
+from r2v.wiring import Components
+
+UPLOAD_PATH = "/api/v1/uploads/oss"
+_ACCEPTED = probe.IMAGE_FORMATS + probe.VIDEO_FORMATS + probe.AUDIO_FORMATS
+
+
+class UploadService:
+    def __init__(self, parts: Components):
+        self.parts = parts
+
+    def policy(self, owner: str, action: str | None, model: str | None, base_url: str, request_id: str) -> dict:
+        if action != "getPolicy":
+            raise invalid("action", f"must be getPolicy, got {action!r}")
+        if not model:
+            raise invalid("model", "is required")
+        if model_in_region(model, self.parts.settings.region) is None:
+            raise ApiError(400, INVALID_PARAMETER, MSG_MODEL_NOT_EXIST)
+        data = uploads.make_policy(self.parts.secret, owner, self.parts.clock.now_ms(), base_url + UPLOAD_PATH)
+        return {"request_id": request_id, "data": data}
+
+    def accept(self, fields: dict[str, str], file: BinaryIO | None) -> None:
+        now = self.parts.clock.now_ms()
+        accepted = uploads.verify_form(
+            self.parts.secret, fields.get("policy"), fields.get("Signature"), fields.get("key"), now
+        )
+        if file is None:
+            raise invalid("file", "the form has no file field")
+        if self.parts.uploads.exists(accepted.object_key):
+            raise ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.")
+        scratch = self.parts.blobs.scratch_dir()
+        fd, tmp_name = tempfile.mkstemp(dir=scratch, prefix="upload-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                shutil.copyfileobj(file, out, 1024 * 1024)
+            size = os.path.getsize(tmp_name)
+            if size > accepted.max_bytes:
+                raise ApiError(413, TOO_LARGE, f"file: the upload is larger than {uploads.MAX_UPLOAD_MB} MB")
+            kind = probe.sniff(Path(tmp_name)) if size else None
+            if kind not in _ACCEPTED:
+                raise ApiError(
+                    415,
+                    UNSUPPORTED_FILE_FORMAT,
+                    "file: not an image (JPEG, PNG, BMP, WEBP), video (MP4, MOV) or audio (WAV, MP3) file",
+                )
+            blob = f"uploads/{accepted.object_key}"
+            # The row is the claim on the key (no overwrite); it is dropped again if the file cannot be stored.
+            self.parts.uploads.add(accepted.object_key, accepted.owner, blob, size, now)
+            try:
+                self.parts.blobs.put_file(blob, Path(tmp_name))
+            except BaseException:
+                self.parts.uploads.remove(accepted.object_key)
+                raise
+        finally:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)

@@ -1,0 +1,87 @@
+"""The BlobStore port and its local-directory implementation.
+
+Names are relative, '/'-separated ("results/<task>.mp4"). Writes go to a temporary file and are renamed into
+place, so a reader never sees half a file, even after a crash mid-write."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+
+class BlobStore(ABC):
+    @abstractmethod
+    def put_file(self, name: str, source: Path) -> None:
+        """Move (or copy) a finished local file in under `name`, atomically."""
+
+    @abstractmethod
+    def put_bytes(self, name: str, data: bytes) -> None: ...
+
+    @abstractmethod
+    def local_path(self, name: str) -> Path | None:
+        """A local path for reading, or None if there is no such blob."""
+
+    @abstractmethod
+    def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, name: str) -> None: ...
+
+    @abstractmethod
+    def scratch_dir(self) -> Path:
+        """Where in-progress files go (same filesystem as the blobs, so renames are atomic)."""
+
+
+class LocalBlobStore(BlobStore):
+    def __init__(self, root: Path):
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / ".tmp").mkdir(exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root not in path.parents:
+            raise ValueError(f"blob name escapes the store: {name!r}")
+        return path
+
+    def put_file(self, name: str, source: Path) -> None:
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(source, target)
+        except OSError:  # another filesystem: copy to a temp file beside the target, then rename
+            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+                with open(source, "rb") as src:
+                    shutil.copyfileobj(src, tmp)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            os.replace(tmp.name, target)
+
+    def put_bytes(self, name: str, data: bytes) -> None:
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp.name, target)
+
+    def local_path(self, name: str) -> Path | None:
+        path = self._path(name)
+        return path if path.is_file() else None
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+    def scratch_dir(self) -> Path:
+        return self.root / ".tmp"

@@ -1,0 +1,1 @@
+"""Tasks: the record, its state machine, and the TaskStore port with its SQLite implementation."""

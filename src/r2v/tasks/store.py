@@ -1,0 +1,43 @@
+"""The TaskStore port. SQLite implements it now; PostgreSQL (procrastinate) is the planned second backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from r2v.tasks.model import ListFilter, Task
+
+
+class TaskStore(ABC):
+    @abstractmethod
+    def create(self, task: Task) -> None: ...
+
+    @abstractmethod
+    def get(self, task_id: str) -> Task | None: ...
+
+    @abstractmethod
+    def list(self, flt: ListFilter) -> tuple[int, list[Task]]:
+        """(total matching, one page newest first)."""
+
+    @abstractmethod
+    def cancel_pending(self, task_id: str, owner: str, now_ms: int) -> bool:
+        """PENDING -> CANCELED atomically; False if the task is not PENDING (or not the owner's)."""
+
+    @abstractmethod
+    def claim_next(self, worker: str, now_ms: int, per_owner_running: int) -> Task | None:
+        """Atomically move the oldest runnable PENDING task to RUNNING and return it (attempt incremented)."""
+
+    @abstractmethod
+    def set_progress(self, task_id: str, attempt: int, progress: int) -> None: ...
+
+    @abstractmethod
+    def succeed(self, task_id: str, attempt: int, now_ms: int, result_name: str, usage_json: str,
+                actual_prompt: str | None) -> bool: ...  # fmt: skip
+
+    @abstractmethod
+    def fail(self, task_id: str, attempt: int | None, now_ms: int, code: str, message: str) -> bool:
+        """RUNNING -> FAILED (attempt None: whatever the attempt)."""
+
+    @abstractmethod
+    def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
+        """Crash recovery: RUNNING tasks (of one worker, or all) go back to PENDING, or FAILED once they used
+        up their attempts. Returns how many were touched."""

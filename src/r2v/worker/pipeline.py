@@ -1,0 +1,193 @@
+"""One job, start to finish: resolve and check every input, pick the output size, render, store, bill.
+
+Steps that need the media itself fail the task with a TaskFailure whose message names the request field."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from r2v.engines.base import Asset, Engine, Progress, RenderJob
+from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
+from r2v.media import probe as probing
+from r2v.media.fetch import INPUT_SCHEME, MediaResolver
+from r2v.protocol import catalog
+from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
+from r2v.service import billing
+from r2v.storage.blobs import BlobStore
+
+MAX_IMAGES_26, MAX_VIDEOS_26 = 5, 3
+
+
+@dataclass
+class Outcome:
+    result_name: str
+    usage: dict
+    actual_prompt: str | None
+
+
+@dataclass
+class _Input:
+    ref: MediaRef
+    path: Path
+    info: probing.MediaInfo
+    voice: Path | None = None
+
+
+def result_name(task_id: str) -> str:
+    return f"results/{task_id}.mp4"
+
+
+def run_job(
+    task_id: str,
+    spec: JobSpec,
+    resolver: MediaResolver,
+    blobs: BlobStore,
+    engine: Engine,
+    progress: Progress,
+    region: str = catalog.DEFAULT_REGION,
+) -> Outcome:
+    workdir = blobs.scratch_dir() / f"job-{task_id}"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    try:
+        inputs = _resolve_all(spec, resolver, workdir)
+        _check_kinds(spec, inputs, region)
+        width, height, ratio = _output_size(spec, inputs)
+        assets = _assets(spec, inputs)
+        first = next((i.path for i in inputs if i.ref.kind == FIRST_FRAME), None)
+        job = RenderJob(
+            width=width,
+            height=height,
+            duration=spec.duration,
+            seed=spec.seed,
+            watermark=spec.watermark,
+            audio=spec.audio,
+            assets=assets,
+            first_frame=first,
+            prompt=spec.prompt,
+            negative_prompt=spec.negative_prompt,
+        )
+        out = workdir / "out.mp4"
+        result = engine.render(job, out, progress)
+        if result.frames != job.frames:
+            raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
+        name = result_name(task_id)
+        blobs.put_file(name, out)
+        usage = billing.usage(
+            spec.generation,
+            spec.duration,
+            width,
+            height,
+            spec.resolution,
+            ratio,
+            [a.info.duration_s for a in assets if a.kind == "video"],
+            len(assets),
+        )
+        actual = (
+            _actual_prompt(spec, result.timeline) if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
+        )
+        return Outcome(result_name=name, usage=usage, actual_prompt=actual)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path) -> list[_Input]:
+    """Fetch every input concurrently, then probe it; the first failure in request order is reported."""
+    jobs: list[tuple[MediaRef, str, str, int]] = []  # (ref, url, field, byte limit); a voice follows its ref
+    for ref in spec.media:
+        limit = probing.IMAGE_MAX_BYTES if ref.kind in (FIRST_FRAME, REFERENCE_IMAGE) else probing.VIDEO_MAX_BYTES
+        jobs.append((ref, ref.url, ref.field, limit))
+        if ref.voice_url:
+            jobs.append((ref, ref.voice_url, ref.voice_field, probing.AUDIO_MAX_BYTES))
+
+    def fetch(index: int) -> tuple[Path, probing.MediaInfo]:
+        _, url, field, limit = jobs[index]
+        path = resolver.resolve(url, field, workdir / f"input-{index}", limit)
+        info = probing.probe(path, field)
+        _check_declared_type(url, info, field)
+        return path, info
+
+    with ThreadPoolExecutor(max_workers=min(8, len(jobs))) as pool:
+        futures = [pool.submit(fetch, i) for i in range(len(jobs))]
+        results = [f.result() for f in futures]  # re-raises the first failure in request order
+
+    inputs: list[_Input] = []
+    for (ref, _, field, _), (path, info) in zip(jobs, results, strict=True):
+        if field == ref.voice_field:
+            probing.check_audio(info, field)
+            inputs[-1].voice = path
+        else:
+            inputs.append(_Input(ref=ref, path=path, info=info))
+    return inputs
+
+
+def _check_declared_type(url: str, info: probing.MediaInfo, field: str) -> None:
+    """A data-URI image whose declared type is not what its bytes are."""
+    if url.startswith(INPUT_SCHEME):
+        declared = url.rsplit(".", 1)[-1]
+        declared = "jpeg" if declared == "jpg" else declared
+        if declared != info.format:
+            raise TaskFailure(
+                INVALID_PARAMETER, f"{field}: the data URI says image/{declared} but the data is {info.format}"
+            )
+
+
+def _check_kinds(spec: JobSpec, inputs: list[_Input], region: str) -> None:
+    for item in inputs:
+        kind = item.ref.kind
+        if kind in (FIRST_FRAME, REFERENCE_IMAGE):
+            probing.check_image(item.info, item.ref.field)
+        elif kind == REFERENCE_VIDEO:
+            probing.check_video(item.info, item.ref.field)
+        elif item.info.kind == "image":  # wan2.6: image or video, told apart by content
+            probing.check_image(item.info, item.ref.field)
+            if region == "us-east-1":
+                raise TaskFailure(INVALID_PARAMETER, f"{item.ref.field}: {spec.model} in {region} takes videos only")
+        elif item.info.kind == "video":
+            probing.check_video(item.info, item.ref.field)
+        else:
+            raise TaskFailure(
+                UNSUPPORTED_FILE_FORMAT, f"{item.ref.field}: expected an image or a video, got {item.info.format}"
+            )
+    if spec.generation == catalog.GEN_26:
+        images = sum(i.info.kind == "image" for i in inputs)
+        videos = sum(i.info.kind == "video" for i in inputs)
+        if images > MAX_IMAGES_26:
+            raise TaskFailure(INVALID_PARAMETER, f"input.reference_urls: at most {MAX_IMAGES_26} images, got {images}")
+        if videos > MAX_VIDEOS_26:
+            raise TaskFailure(INVALID_PARAMETER, f"input.reference_urls: at most {MAX_VIDEOS_26} videos, got {videos}")
+
+
+def _output_size(spec: JobSpec, inputs: list[_Input]) -> tuple[int, int, str | None]:
+    if spec.size_from_first_frame:
+        frame = next(i for i in inputs if i.ref.kind == FIRST_FRAME)
+        ratio = catalog.closest_ratio(frame.info.width, frame.info.height)
+        width, height = catalog.SIZES_27[spec.resolution][ratio]
+        return width, height, ratio
+    return spec.width, spec.height, spec.ratio
+
+
+def _assets(spec: JobSpec, inputs: list[_Input]) -> list[Asset]:
+    assets: list[Asset] = []
+    counts = {"image": 0, "video": 0}
+    for n, item in enumerate((i for i in inputs if i.ref.kind != FIRST_FRAME), start=1):
+        kind = item.info.kind
+        counts[kind] += 1
+        if item.ref.kind == REFERENCE:
+            label = f"character{n}"
+        else:
+            label = f"图{counts[kind]}" if kind == "image" else f"视频{counts[kind]}"
+        # reference_voice overrides a reference video's own sound; the video's sound is used otherwise.
+        voice = item.voice or (item.path if kind == "video" and item.info.has_audio else None)
+        assets.append(Asset(kind=kind, path=item.path, info=item.info, label=label, voice=voice))
+    return assets
+
+
+def _actual_prompt(spec: JobSpec, timeline: list[tuple[float, float, str]]) -> str:
+    shots = "；".join(
+        f"[{start:.1f}-{end:.1f}秒] {'首帧' if label == 'first_frame' else label}" for start, end, label in timeline
+    )
+    return f"{spec.prompt}\n镜头安排：{shots}。"

@@ -1,0 +1,85 @@
+"""Running one claimed task: the pipeline plus the bookkeeping around it (progress, final state).
+
+Shared by the worker processes of `r2v serve` and by `r2v generate`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from r2v.clock import Clock
+from r2v.engines import get_engine
+from r2v.engines.base import Engine
+from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
+from r2v.media.fetch import MediaResolver
+from r2v.protocol.job import JobSpec
+from r2v.storage.blobs import BlobStore
+from r2v.storage.uploads import UploadRegistry
+from r2v.tasks.model import Task
+from r2v.tasks.store import TaskStore
+from r2v.worker.pipeline import run_job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskRunner:
+    store: TaskStore
+    blobs: BlobStore
+    uploads: UploadRegistry
+    clock: Clock
+    engines: dict[str, str]
+    allow_private_urls: bool = False
+    region: str = "cn-beijing"
+
+    def __post_init__(self) -> None:
+        self._engines: dict[str, Engine] = {}
+
+    def engine_for(self, model: str) -> Engine:
+        name = self.engines.get(model, "reel")
+        if name not in self._engines:  # loaded once per process and kept (a model engine keeps its weights)
+            self._engines[name] = get_engine(name)
+        return self._engines[name]
+
+    def run(self, task: Task) -> None:
+        spec = JobSpec.from_dict(json.loads(task.spec_json))
+        resolver = MediaResolver(
+            blobs=self.blobs,
+            uploads=self.uploads,
+            owner=task.owner,
+            now_ms=self.clock.now_ms(),
+            allow_private=self.allow_private_urls,
+        )
+        last = {"value": 0, "at": 0.0}
+
+        def progress(fraction: float) -> None:
+            value = max(0, min(99, int(fraction * 100)))
+            now = time.monotonic()
+            if value > last["value"] and (now - last["at"] > 0.5 or value - last["value"] >= 10):
+                last.update(value=value, at=now)
+                self.store.set_progress(task.task_id, task.attempt, value)
+
+        try:
+            outcome = run_job(
+                task.task_id, spec, resolver, self.blobs, self.engine_for(task.model), progress, self.region
+            )
+        except TaskFailure as failure:
+            log.info("task %s failed: %s", task.task_id, failure)
+            self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), failure.code, failure.message)
+            return
+        except Exception:
+            log.exception("task %s: internal error", task.task_id)
+            self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), INTERNAL_ERROR, MSG_INTERNAL)
+            return
+        done = self.store.succeed(
+            task.task_id,
+            task.attempt,
+            self.clock.now_ms(),
+            outcome.result_name,
+            json.dumps(outcome.usage),
+            outcome.actual_prompt,
+        )
+        if not done:
+            log.warning("task %s attempt %s finished after it was taken from this worker", task.task_id, task.attempt)
