@@ -43,11 +43,12 @@ def build(settings: Settings, clock: Clock | None = None) -> Components:
     )
 
 
-def build_runner(settings: Settings, clock: Clock | None = None):
+def runner_for(parts: Components):
+    """A TaskRunner on these components (imports the engines: worker side only)."""
     from r2v.worker.runner import TaskRunner
 
-    parts = build(settings, clock)
-    runner = TaskRunner(
+    settings = parts.settings
+    return TaskRunner(
         store=parts.tasks,
         blobs=parts.blobs,
         uploads=parts.uploads,
@@ -56,4 +57,8 @@ def build_runner(settings: Settings, clock: Clock | None = None):
         allow_private_urls=settings.allow_private_urls,
         region=settings.region,
     )
-    return runner, parts.tasks, parts.clock
+
+
+def build_runner(settings: Settings, clock: Clock | None = None):
+    parts = build(settings, clock)
+    return runner_for(parts), parts.tasks, parts.clock

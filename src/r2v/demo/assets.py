@@ -107,6 +107,21 @@ def draw_room_with_chair(width: int = 1280, height: int = 720) -> np.ndarray:
     return img
 
 
+def draw_storyboard(rows: int = 3, cols: int = 3, panel=(400, 225), gutter: int = 12) -> np.ndarray:
+    """A storyboard grid: numbered panels of a simple scene, white gutters."""
+    pw, ph = panel
+    img = np.full((rows * ph + (rows + 1) * gutter, cols * pw + (cols + 1) * gutter, 3), 255, np.uint8)
+    rng = np.random.default_rng(7)
+    for r in range(rows):
+        for c in range(cols):
+            x, y = gutter + c * (pw + gutter), gutter + r * (ph + gutter)
+            top = tuple(int(v) for v in rng.integers(40, 200, 3))
+            img[y : y + ph, x : x + pw] = _canvas(pw, ph, top, (30, 90, 40))
+            cv2.circle(img, (x + int(pw * rng.uniform(0.3, 0.7)), y + ph // 2), ph // 5, (240, 200, 80), -1)
+            cv2.putText(img, str(r * cols + c + 1), (x + 10, y + 34), cv2.FONT_HERSHEY_SIMPLEX, 1.1, (255, 255, 255), 2)
+    return img
+
+
 def voice(seconds: float, f0: float, seed: int) -> np.ndarray:
     """Speech-like sound: a glottal-like pulse train shaped by vowel formants, in syllables with a moving pitch.
     Mono float32 at 48 kHz; f0 sets the speaker's pitch."""
@@ -200,6 +215,7 @@ def make_guide_assets(folder: Path) -> dict[str, Path]:
     planet = _canvas(1280, 960, (10, 10, 40), (30, 30, 90))
     cv2.circle(planet, (640, 700), 420, (40, 90, 200), -1)
     files["first_frame"] = write_png(folder / "first-frame.png", planet)
+    files["storyboard"] = write_png(folder / "storyboard.png", draw_storyboard())
     return files
 
 

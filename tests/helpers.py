@@ -1,0 +1,156 @@
+"""Test helpers: a real `r2v serve` subprocess, a loopback media server, and an output prober."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`python -m r2v serve` on a free loopback port, with its own data dir."""
+
+    def __init__(
+        self, data_dir: Path, api_keys: str, workers: int = 1, extra_args: tuple = (), env: dict | None = None
+    ):
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.workers = workers
+        self.extra_args = extra_args
+        self.env = {**os.environ, "R2V_API_KEYS": api_keys, "R2V_ALLOW_PRIVATE_URLS": "1", **(env or {})}
+        self.proc: subprocess.Popen | None = None
+        self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return self.base + "/api/v1"
+
+    def start(self) -> ServerProcess:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        args = [sys.executable, "-m", "r2v", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
+                "--workers", str(self.workers), *self.extra_args]  # fmt: skip
+        self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become healthy in 60 s")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def kill9(self) -> None:
+        """SIGKILL the server process only (its workers die with it through PR_SET_PDEATHSIG)."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@dataclass
+class MediaServer:
+    """Serves a folder over HTTP on loopback (the tests' stand-in for a CDN)."""
+
+    root: Path
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        handler = functools.partial(_QuietHandler, directory=str(self.root))
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+
+
+def probe_output(path: Path) -> dict:
+    """What a player would see: codec, pixel format, fps, decoded frame count, size, audio streams."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        info = {
+            "codec": video.codec_context.name,
+            "pix_fmt": video.codec_context.pix_fmt,
+            "fps": float(video.average_rate),
+            "width": video.codec_context.width,
+            "height": video.codec_context.height,
+            "audio": [(a.codec_context.name, a.sample_rate) for a in container.streams.audio],
+        }
+        info["frames"] = sum(1 for _ in container.decode(video=0))
+    with open(path, "rb") as f:
+        head = f.read(64)
+    info["moov_first"] = b"moov" in head[:64]
+    return info
+
+
+def assert_spec_video(path: Path, width: int, height: int, duration: int, audio: bool = True) -> dict:
+    info = probe_output(path)
+    assert info["codec"] == "h264"
+    assert info["pix_fmt"] == "yuv420p"
+    assert info["fps"] == 30.0
+    assert info["frames"] == duration * 30
+    assert (info["width"], info["height"]) == (width, height)
+    assert info["moov_first"], "+faststart: the moov atom must come before the media data"
+    if audio:
+        assert info["audio"] == [("aac", 48000)]
+    else:
+        assert info["audio"] == []
+    return info
+
+
+def download(url: str, dest: Path) -> Path:
+    response = httpx.get(url, timeout=60)
+    response.raise_for_status()
+    assert response.headers["content-type"] == "video/mp4"
+    dest.write_bytes(response.content)
+    return dest
+
+
+def wait_status(fetch, wanted: set[str], timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        output = fetch()
+        if output["task_status"] in wanted:
+            return output
+        time.sleep(0.05)
+    raise AssertionError(f"status never reached {wanted}: last {output}")
