@@ -84,7 +84,7 @@ def _check_data_uri(url: str, field: str, allow_data: bool) -> UrlCheck:
     try:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
-        raise invalid(field, "the data URI is not valid base64") from None
+        raise invalid_url(field, "the data URI is not valid base64") from None
     if not data:
         raise invalid(field, "the data URI is empty")
     return UrlCheck(inline=data, inline_ext=DATA_URI_MIMES[mime])
