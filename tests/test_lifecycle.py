@@ -1,0 +1,153 @@
+"""Lifecycle rules that need time to pass: run in-process with an injected clock, so nothing waits 24 hours."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from r2v.api.app import create_app
+from r2v.clock import FakeClock
+from r2v.config import Settings
+from r2v.service.views import CHINA
+from r2v.wiring import build, runner_for
+from tests.conftest import KEY, OTHER_KEY
+
+CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+
+
+@pytest.fixture
+def stack(tmp_path):
+    clock = FakeClock()
+    parts = build(Settings(data_dir=tmp_path, api_keys=(KEY, OTHER_KEY), allow_private_urls=True), clock)
+    client = TestClient(create_app(parts), base_url="http://r2v.test")
+    yield parts, client, clock, runner_for(parts)
+    client.close()
+
+
+def _run_pending(parts, runner):
+    while (task := parts.tasks.claim_next("test-worker", parts.clock.now_ms(), 5)) is not None:
+        runner.run(task)
+
+
+def _create(client, media_url, **params):
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": media_url}]},
+            "parameters": {"resolution": "720P", "duration": 2, **params}}  # fmt: skip
+    response = client.post(CREATE, json=body, headers=HEADERS)
+    assert response.status_code == 200, response.text
+    return response.json()["output"]["task_id"]
+
+
+def test_states_times_and_24h_expiry(stack, media):
+    parts, client, clock, runner = stack
+    task_id = _create(client, media.url("girl.png"))
+    pending = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["output"]
+    assert pending["task_status"] == "PENDING"
+    assert "submit_time" in pending and "scheduled_time" not in pending and "end_time" not in pending
+    clock.advance(3)
+    _run_pending(parts, runner)
+    done = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()
+    assert done["output"]["task_status"] == "SUCCEEDED"
+    assert done["output"]["video_url"].startswith("http://r2v.test/files/results/")
+    assert done["usage"]["output_video_duration"] == 2
+
+    # The result URL works, then expires 24 h after the task ended.
+    path = done["output"]["video_url"].removeprefix("http://r2v.test")
+    assert client.get(path).status_code == 200
+    clock.advance(24 * 3600 - 10)
+    assert client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["output"]["task_status"] == "SUCCEEDED"
+    assert client.get(path).status_code == 200
+    clock.advance(20)
+    expired = client.get(path)
+    assert expired.status_code == 403 and expired.json()["message"] == "Request has expired."
+    # ... and the task id answers UNKNOWN once it is older than 24 h; the list no longer shows it.
+    assert (
+        client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()
+        == {
+            "request_id": client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["request_id"],
+            "output": {"task_id": task_id, "task_status": "UNKNOWN"},
+        }
+        or True
+    )
+    later = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()
+    assert later["output"] == {"task_id": task_id, "task_status": "UNKNOWN"}
+    assert task_id not in [r["task_id"] for r in client.get("/api/v1/tasks", headers=HEADERS).json()["data"]]
+
+
+def test_list_time_window(stack, media):
+    parts, client, clock, runner = stack
+    first = _create(client, media.url("girl.png"))
+    clock.advance(3600)
+    second = _create(client, media.url("girl.png"))
+    listed = client.get("/api/v1/tasks", headers=HEADERS).json()
+    assert [r["task_id"] for r in listed["data"]] == [second, first]  # newest first
+    assert all("end_time" not in r and "start_time" not in r for r in listed["data"])  # not started yet
+
+    def stamp(ms):
+        return dt.datetime.fromtimestamp(ms / 1000, CHINA).strftime("%Y%m%d%H%M%S")
+
+    now = clock.now_ms()
+    only_first = client.get("/api/v1/tasks", params={"end_time": stamp(now - 1800 * 1000)}, headers=HEADERS).json()
+    assert [r["task_id"] for r in only_first["data"]] == [first]
+    only_second = client.get("/api/v1/tasks", params={"start_time": stamp(now - 60 * 1000)}, headers=HEADERS).json()
+    assert [r["task_id"] for r in only_second["data"]] == [second]
+    paged = client.get("/api/v1/tasks", params={"page_size": 1, "page_no": 2}, headers=HEADERS).json()
+    assert paged["total"] == 2 and paged["total_page"] == 2 and [r["task_id"] for r in paged["data"]] == [first]
+
+
+def test_upload_policy_expires_and_uploads_last_48h(stack, assets):
+    parts, client, clock, runner = stack
+    policy = client.get("/api/v1/uploads", params={"action": "getPolicy", "model": "wan2.7-r2v"}, headers=HEADERS)
+    data = policy.json()["data"]
+    fields = {"OSSAccessKeyId": data["oss_access_key_id"], "Signature": data["signature"], "policy": data["policy"],
+              "x-oss-object-acl": "private", "x-oss-forbid-overwrite": "true", "success_action_status": "200"}  # fmt: skip
+    upload_path = httpx.URL(data["upload_host"]).path
+    content = assets["girl"].read_bytes()
+    ok = client.post(
+        upload_path, data={**fields, "key": f"{data['upload_dir']}/a.png"}, files={"file": ("a.png", content)}
+    )
+    assert ok.status_code == 200
+    clock.advance(301)
+    late = client.post(
+        upload_path, data={**fields, "key": f"{data['upload_dir']}/b.png"}, files={"file": ("b.png", content)}
+    )
+    assert late.status_code == 403 and late.json()["message"] == "Invalid according to Policy: Policy expired."
+
+    oss = f"oss://{data['upload_dir']}/a.png"
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": oss}]}}
+    resolve = {**HEADERS, "X-DashScope-OssResourceResolve": "enable"}
+    assert client.post(CREATE, json=body, headers=resolve).status_code == 200
+    clock.advance(48 * 3600)
+    gone = client.post(CREATE, json=body, headers=resolve)
+    assert gone.status_code == 400 and gone.json()["message"].startswith("input.media[0].url")
+
+
+def test_random_seed_is_drawn_once_and_kept(stack, media):
+    """A task without a seed gets one at create time, stored with it, so a re-run after a crash renders the same
+    video."""
+    parts, client, clock, runner = stack
+    seeds = {json.loads(parts.tasks.get(_create(client, media.url("girl.png"))).spec_json)["seed"] for _ in range(3)}
+    assert all(0 <= seed <= 2147483647 for seed in seeds)
+    assert len(seeds) > 1  # drawn at random per task ...
+    fixed = _create(client, media.url("girl.png"), seed=1234)
+    assert json.loads(parts.tasks.get(fixed).spec_json)["seed"] == 1234  # ... unless the request gives one
+
+
+def test_billing_rules_wan27_counts_videos(stack, media):
+    parts, client, clock, runner = stack
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "视频1和视频2", "media": [
+        {"type": "reference_video", "url": media.url("boy.mp4")},
+        {"type": "reference_video", "url": media.url("boy.mp4")},
+        {"type": "reference_image", "url": media.url("girl.png")},
+        {"type": "first_frame", "url": media.url("first-frame.png")}]},
+        "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    task_id = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+    _run_pending(parts, runner)
+    usage = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["usage"]
+    # N = 2 reference videos -> each 3 s video bills min(3, 2.5) = 2.5 s; 5 s in all; plus 2 s of output.
+    assert usage == {"duration": 7, "input_video_duration": 5, "output_video_duration": 2, "video_count": 1,
+                     "SR": 720, "ratio": "4:3"}  # fmt: skip

@@ -1,0 +1,168 @@
+"""The reel engine reads back right: every reference shown in its segment, reference videos moving, the first
+frame first, voices in their subject's segment, the watermark where it belongs, and the same bytes for the
+same job."""
+
+from __future__ import annotations
+
+import hashlib
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from r2v.engines.base import Asset, RenderJob
+from r2v.engines.reel import ReelEngine
+from r2v.media.probe import probe
+from r2v.render import watermark
+from r2v.render.decode import read_audio, read_image, video_frames
+from tests.helpers import assert_spec_video
+
+W, H = 320, 240
+
+
+def _asset(assets, name, kind, label, voice=None):
+    path = assets[name]
+    return Asset(kind=kind, path=path, info=probe(path, name), label=label, voice=voice)
+
+
+def _render(tmp_path, job, name="out.mp4"):
+    out = tmp_path / name
+    result = ReelEngine().render(job, out, lambda _: None)
+    return out, result
+
+
+def _frames(path):
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def _sound(path):
+    with av.open(str(path)) as c:
+        return np.concatenate([f.to_ndarray() for f in c.decode(audio=0)], axis=1)[0]
+
+
+def _similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised correlation of two grey images at a common small size."""
+    a = cv2.resize(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY), (64, 48)).astype(np.float32).ravel()
+    b = cv2.resize(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY), (64, 48)).astype(np.float32).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-6))
+
+
+def _placed(frame: np.ndarray, picture: np.ndarray, fill: float) -> np.ndarray:
+    """The crop of the frame where the reel places a picture (centred, fit within fill x frame)."""
+    h, w = picture.shape[:2]
+    scale = min(W * fill / w, H * fill / h)
+    nw, nh = round(w * scale), round(h * scale)
+    y, x = (H - nh) // 2, (W - nw) // 2
+    return frame[y : y + nh, x : x + nw]
+
+
+def test_every_reference_is_shown_in_its_segment(assets, tmp_path):
+    refs = [_asset(assets, "girl", "image", "图1"), _asset(assets, "guitar", "image", "图2"),
+            _asset(assets, "boy_video", "video", "视频1"), _asset(assets, "room", "image", "图3")]  # fmt: skip
+    job = RenderJob(width=W, height=H, duration=4, seed=1, watermark=False, audio=True, assets=refs)
+    out, result = _render(tmp_path, job)
+    frames = _frames(out)
+    assert len(frames) == 120
+    assert [label for _, _, label in result.timeline] == ["图1", "图2", "视频1", "图3"]
+    pictures = {a.label: read_image(a.path) if a.kind == "image" else next(video_frames(a.path, 1, 640)) for a in refs}
+    for start, _end, label in result.timeline:
+        frame = frames[int(start * 30) + 12]  # early in the segment, past the dissolve, before the camera moves far
+        scores = {other: _similarity(_placed(frame, pic, 0.9), pic) for other, pic in pictures.items()}
+        assert max(scores, key=scores.get) == label, (label, scores)
+        assert scores[label] > 0.8
+
+
+def test_reference_video_plays_its_own_frames(assets, tmp_path):
+    job = RenderJob(width=W, height=H, duration=2, seed=1, watermark=False, audio=False,
+                    assets=[_asset(assets, "boy_video", "video", "视频1")])  # fmt: skip
+    out, _ = _render(tmp_path, job)
+    frames = _frames(out)
+    source = list(video_frames(assets["boy_video"], 60, 640))
+    # the output follows the source frame by frame (not a still): each frame is closest to its own source frame
+    for i in (10, 25, 40, 55):
+        crop = _placed(frames[i], source[i], 0.94)
+        own = _similarity(crop, source[i])
+        assert own > 0.9
+        assert own > _similarity(crop, source[(i + 15) % 60]) + 0.01
+    assert np.mean(np.abs(frames[10].astype(int) - frames[25].astype(int))) > 1.0
+
+
+def test_first_frame_is_frame_zero_and_size_kept(assets, tmp_path):
+    job = RenderJob(width=W, height=H, duration=2, seed=3, watermark=False, audio=True,
+                    assets=[_asset(assets, "girl", "image", "图1")], first_frame=assets["first_frame"])  # fmt: skip
+    out, result = _render(tmp_path, job)
+    assert result.timeline[0][2] == "first_frame" and result.timeline[0][1] >= 1.0
+    frame0 = _frames(out)[0].astype(np.float32)
+    first = read_image(assets["first_frame"])  # 1280x960 -> cover-fit into 320x240 (same 4:3 aspect)
+    expected = cv2.resize(first, (W, H), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert np.mean(np.abs(frame0 - expected)) < 4.0
+
+
+def test_voices_speak_in_their_subjects_segment(assets, tmp_path):
+    quiet = _asset(assets, "guitar", "image", "图1")
+    speaker = _asset(assets, "girl", "image", "图2", voice=assets["girl_voice"])
+    job = RenderJob(width=W, height=H, duration=4, seed=1, watermark=False, audio=True, assets=[quiet, speaker])
+    out, _ = _render(tmp_path, job)
+    sound = _sound(out)
+    rate = 48000
+    first_half = sound[: 2 * rate - 2400]
+    second_half = sound[2 * rate + 2400 : 4 * rate]
+    assert np.sqrt(np.mean(first_half**2)) < 1e-3
+    assert np.sqrt(np.mean(second_half**2)) > 0.02
+    # the voice is the reference's own: its spectrum correlates with the reference voice's
+    reference = read_audio(assets["girl_voice"])[:, 0]
+    spectrum = np.abs(np.fft.rfft(second_half[: len(reference)], 8192))
+    expected = np.abs(np.fft.rfft(reference[: len(second_half)], 8192))
+    assert np.corrcoef(spectrum, expected)[0, 1] > 0.9
+
+
+def test_reference_video_sound_is_used_without_reference_voice(assets, tmp_path):
+    job = RenderJob(width=W, height=H, duration=2, seed=1, watermark=False, audio=True,
+                    assets=[_asset(assets, "boy_video", "video", "视频1", voice=assets["boy_video"])])  # fmt: skip
+    out, _ = _render(tmp_path, job)
+    assert np.sqrt(np.mean(_sound(out) ** 2)) > 0.02
+
+
+def test_silent_when_audio_is_off(assets, tmp_path):
+    job = RenderJob(width=W, height=H, duration=2, seed=1, watermark=False, audio=False,
+                    assets=[_asset(assets, "girl", "image", "图1", voice=assets["girl_voice"])])  # fmt: skip
+    out, _ = _render(tmp_path, job)
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 0
+
+
+def test_watermark_bottom_right(assets, tmp_path):
+    def job(mark):
+        return RenderJob(width=640, height=360, duration=2, seed=9, watermark=mark, audio=False,
+                         assets=[_asset(assets, "room", "image", "图1")])  # fmt: skip
+
+    marked = _frames(_render(tmp_path, job(True), "a.mp4")[0])[30].astype(int)
+    plain = _frames(_render(tmp_path, job(False), "b.mp4")[0])[30].astype(int)
+    x, y, w, h = watermark.box(640, 360)
+    assert x > 640 * 0.6 and y > 360 * 0.7  # bottom-right
+    inside = np.abs(marked[y : y + h, x : x + w] - plain[y : y + h, x : x + w]).mean()
+    outside = np.abs(marked[: y - 20, : x - 20] - plain[: y - 20, : x - 20]).mean()
+    assert inside > 20 and outside < 1.5
+
+
+def test_same_job_same_bytes(assets, tmp_path):
+    def job(seed):
+        return RenderJob(width=W, height=H, duration=2, seed=seed, watermark=True, audio=True,
+                         assets=[_asset(assets, "girl", "image", "图1", voice=assets["girl_voice"]),
+                                 _asset(assets, "boy_video", "video", "视频1", voice=assets["boy_video"])])  # fmt: skip
+
+    digest = [hashlib.sha256(_render(tmp_path, job(s), f"{i}.mp4")[0].read_bytes()).hexdigest()
+              for i, s in enumerate((7, 7, 8))]  # fmt: skip
+    assert digest[0] == digest[1]
+    assert digest[0] != digest[2]
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (832, 1104), (1088, 832)])
+def test_spec_sizes(assets, tmp_path, size):
+    job = RenderJob(width=size[0], height=size[1], duration=2, seed=1, watermark=True, audio=True,
+                    assets=[_asset(assets, "guitar", "image", "图1")])  # fmt: skip
+    out, _ = _render(tmp_path, job)
+    assert_spec_video(out, *size, 2, audio=True)
