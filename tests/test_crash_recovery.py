@@ -3,6 +3,7 @@ exactly once, with one result file."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -29,6 +30,11 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _workers(pid: int) -> list[int]:
+    """The render worker processes of a server (its other child is multiprocessing's resource tracker)."""
+    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
 def test_kill9_mid_render_then_restart(tmp_path, media):
     data = tmp_path / "data"
     server = ServerProcess(data, KEY, workers=1).start()
@@ -46,7 +52,7 @@ def test_kill9_mid_render_then_restart(tmp_path, media):
         time.sleep(0.05)
     submitted = {i: fetch(server, i)()["submit_time"] for i in ids}
     workers = _children(server.proc.pid)
-    assert workers, "the server renders in worker processes"
+    assert _workers(server.proc.pid), "the server renders in worker processes"
 
     server.kill9()
     deadline = time.monotonic() + 10
@@ -82,3 +88,28 @@ def _is_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def test_a_worker_killed_mid_render_is_replaced_and_its_task_rerun(tmp_path, media):
+    server = ServerProcess(tmp_path / "data", KEY, workers=1).start()
+    try:
+        body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": media.url("girl.png")}]},
+                "parameters": {"resolution": "1080P", "duration": 10}}  # fmt: skip
+        task_id = httpx.post(server.api + CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+
+        def fetch():
+            return httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"]
+
+        deadline = time.monotonic() + 60
+        while not (fetch()["task_status"] == "RUNNING" and fetch()["progress"] >= 10):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (worker,) = _workers(server.proc.pid)
+        os.kill(worker, 9)
+        output = wait_status(fetch, {"SUCCEEDED", "FAILED"}, timeout=180)
+        assert output["task_status"] == "SUCCEEDED", output
+        assert httpx.get(server.base + "/healthz").status_code == 200
+        replacement = _workers(server.proc.pid)
+        assert len(replacement) == 1 and replacement != [worker]  # a new worker took its place
+    finally:
+        server.stop()

@@ -151,3 +151,41 @@ def test_billing_rules_wan27_counts_videos(stack, media):
     # N = 2 reference videos -> each 3 s video bills min(3, 2.5) = 2.5 s; 5 s in all; plus 2 s of output.
     assert usage == {"duration": 7, "input_video_duration": 5, "output_video_duration": 2, "video_count": 1,
                      "SR": 720, "ratio": "4:3"}  # fmt: skip
+
+
+def test_public_url_names_results_and_uploads(tmp_path, media):
+    parts = build(Settings(data_dir=tmp_path, api_keys=(KEY,), allow_private_urls=True,
+                           public_url="https://r2v.example.com/"), FakeClock())  # fmt: skip
+    with TestClient(create_app(parts), base_url="http://internal:8000") as client:
+        policy = client.get("/api/v1/uploads", params={"action": "getPolicy", "model": "wan2.6-r2v"}, headers=HEADERS)
+        assert policy.json()["data"]["upload_host"].startswith("https://r2v.example.com/api/v1/uploads")
+        task_id = _create(client, media.url("girl.png"))
+        _run_pending(parts, runner_for(parts))
+        url = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["output"]["video_url"]
+        assert url.startswith(f"https://r2v.example.com/files/results/{task_id}.mp4?Expires=")
+
+
+def test_us_east_region_takes_wan26_videos_only(tmp_path, media):
+    parts = build(
+        Settings(data_dir=tmp_path, api_keys=(KEY,), allow_private_urls=True, region="us-east-1"), FakeClock()
+    )
+    with TestClient(create_app(parts)) as client:
+        wan27 = client.post(CREATE, headers=HEADERS, json={"model": "wan2.7-r2v", "input": {"prompt": "x", "media": [
+            {"type": "reference_image", "url": media.url("girl.png")}]}})  # fmt: skip
+        assert wan27.status_code == 400 and wan27.json()["message"] == "Model not exist."
+
+        def create(url, duration=5):
+            body = {"model": "wan2.6-r2v", "input": {"prompt": "character1", "reference_urls": [url]},
+                    "parameters": {"size": "1280*720", "duration": duration}}  # fmt: skip
+            return client.post(CREATE, headers=HEADERS, json=body)
+
+        assert create(media.url("boy.mp4"), duration=6).status_code == 400
+        image_task = create(media.url("girl.png")).json()["output"]["task_id"]
+        video_task = create(media.url("boy.mp4")).json()["output"]["task_id"]
+        _run_pending(parts, runner_for(parts))
+        failed = client.get(f"/api/v1/tasks/{image_task}", headers=HEADERS).json()["output"]
+        assert failed["task_status"] == "FAILED" and failed["message"].startswith("input.reference_urls[0]")
+        done = client.get(f"/api/v1/tasks/{video_task}", headers=HEADERS).json()
+        assert done["output"]["task_status"] == "SUCCEEDED" and done["usage"]["size"] == "1280*720"
+        listed = client.get("/api/v1/tasks", headers=HEADERS).json()["data"]
+        assert {row["region"] for row in listed} == {"us-east-1"}

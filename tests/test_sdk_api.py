@@ -182,11 +182,16 @@ def _create(media_list, **params):
                                      prompt=params.pop("prompt", "图1"), media=media_list, **params)  # fmt: skip
 
 
-def test_wrong_key(sdk, media):
+def test_wrong_and_empty_key(sdk, media):
     from dashscope import VideoSynthesis
 
     rsp = VideoSynthesis.async_call(api_key="sk-wrong", model="wan2.7-r2v", prompt="图1", media=_ref_image(media))
     assert (rsp.status_code, rsp.code, rsp.message) == (401, "InvalidApiKey", "Invalid API-key provided.")
+    rsp = VideoSynthesis.async_call(api_key="", model="wan2.7-r2v", prompt="图1", media=_ref_image(media))
+    assert (rsp.status_code, rsp.code, rsp.message) == (401, "InvalidApiKey", "No API-key provided.")
+    listed = VideoSynthesis.list(api_key="sk-wrong")
+    assert (listed.status_code, listed.code) == (401, "InvalidApiKey")
+    assert VideoSynthesis.fetch("any", api_key="sk-wrong").status_code == 401
 
 
 def test_call_raises_on_create_error(sdk, media):
