@@ -80,7 +80,7 @@ def _png(tmp_path, w, h, name="x.png"):
 def test_image_limits(tmp_path, size, reason):
     path = _png(tmp_path, *size)
     with pytest.raises(TaskFailure) as info:
-        probing.check_image(probing.probe(path, "input.media[2].url"), "input.media[2].url")
+        probing.check(probing.probe(path, "input.media[2].url"), "input.media[2].url", "image")
     assert info.value.code == "InvalidParameter"
     assert info.value.message.startswith("input.media[2].url: image") and reason in info.value.message
 
@@ -91,7 +91,7 @@ def test_sniff_by_bytes_not_name(tmp_path, assets):
     assert probing.sniff(disguised) == "wav"
     info = probing.probe(disguised, "f")
     with pytest.raises(TaskFailure) as failure:
-        probing.check_image(info, "f")
+        probing.check(info, "f", "image")
     assert failure.value.code == "BadRequest.UnsupportedFileFormat"
     junk = tmp_path / "x.mp4"
     junk.write_bytes(b"PK\x03\x04" + b"\0" * 100)
@@ -105,7 +105,7 @@ def test_probe_reports_kind_length_and_sound(assets):
     assert abs(video.duration_s - 3.0) < 0.1
     voice = probing.probe(assets["girl_voice"], "f")
     assert voice.kind == "audio" and abs(voice.duration_s - 2.5) < 0.05
-    probing.check_audio(voice, "f")
+    probing.check(voice, "f", "audio")
 
 
 @pytest.mark.parametrize(

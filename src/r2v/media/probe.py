@@ -90,6 +90,45 @@ def _bad(field: str, reason: str) -> TaskFailure:
     return TaskFailure(INVALID_PARAMETER, f"{field}: {reason}")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The spec's limits for one kind of input."""
+
+    noun: str
+    formats: tuple[str, ...]
+    format_names: str
+    max_bytes: int
+    sides: tuple[int, int] | None = None
+    seconds: tuple[float, float] | None = None
+
+
+LIMITS = {
+    "image": Limits("image", IMAGE_FORMATS, "JPEG, PNG, BMP, WEBP", IMAGE_MAX_BYTES, IMAGE_SIDE),
+    "video": Limits("video", VIDEO_FORMATS, "MP4, MOV", VIDEO_MAX_BYTES, VIDEO_SIDE, VIDEO_SECONDS),
+    "audio": Limits("audio", AUDIO_FORMATS, "WAV, MP3", AUDIO_MAX_BYTES, None, AUDIO_SECONDS),
+}
+
+
+def check(info: MediaInfo, field: str, kind: str) -> None:
+    """Refuse an input that is not a `kind` ("image", "video", "audio") within the spec's limits."""
+    limits = LIMITS[kind]
+    if info.format not in limits.formats:
+        raise TaskFailure(
+            UNSUPPORTED_FILE_FORMAT, f"{field}: expected {limits.noun} ({limits.format_names}), got {info.format}"
+        )
+    if info.size_bytes > limits.max_bytes:
+        raise _bad(field, f"{limits.noun} is larger than {limits.max_bytes // MB} MB")
+    if not (info.has_audio if kind == "audio" else info.has_video):
+        stream = "audio" if kind == "audio" else "video"
+        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the file has no {stream} stream")
+    if limits.sides:
+        _check_sides(info, field, limits.noun, *limits.sides)
+    if limits.seconds:
+        lo, hi = limits.seconds
+        if not lo <= info.duration_s <= hi:
+            raise _bad(field, f"{limits.noun} duration {info.duration_s:.2f} s is outside {lo:.0f}..{hi:.0f} s")
+
+
 def _check_sides(info: MediaInfo, field: str, what: str, lo: int, hi: int) -> None:
     for side, value in (("width", info.width), ("height", info.height)):
         if value < lo:
@@ -99,40 +138,3 @@ def _check_sides(info: MediaInfo, field: str, what: str, lo: int, hi: int) -> No
     aspect = info.width / info.height
     if aspect > MAX_ASPECT or aspect < 1 / MAX_ASPECT:
         raise _bad(field, f"{what} aspect ratio {info.width}:{info.height} is outside 1:8..8:1")
-
-
-def check_image(info: MediaInfo, field: str) -> None:
-    if info.format not in IMAGE_FORMATS:
-        raise TaskFailure(
-            UNSUPPORTED_FILE_FORMAT, f"{field}: expected an image (JPEG, PNG, BMP, WEBP), got {info.format}"
-        )
-    if info.size_bytes > IMAGE_MAX_BYTES:
-        raise _bad(field, "image is larger than 20 MB")
-    if not info.has_video:
-        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the image cannot be decoded")
-    _check_sides(info, field, "image", *IMAGE_SIDE)
-
-
-def check_video(info: MediaInfo, field: str) -> None:
-    if info.format not in VIDEO_FORMATS:
-        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: expected a video (MP4, MOV), got {info.format}")
-    if info.size_bytes > VIDEO_MAX_BYTES:
-        raise _bad(field, "video is larger than 100 MB")
-    if not info.has_video:
-        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the file has no video stream")
-    _check_sides(info, field, "video", *VIDEO_SIDE)
-    lo, hi = VIDEO_SECONDS
-    if not lo <= info.duration_s <= hi:
-        raise _bad(field, f"video duration {info.duration_s:.2f} s is outside {lo:.0f}..{hi:.0f} s")
-
-
-def check_audio(info: MediaInfo, field: str) -> None:
-    if info.format not in AUDIO_FORMATS:
-        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: expected audio (WAV, MP3), got {info.format}")
-    if info.size_bytes > AUDIO_MAX_BYTES:
-        raise _bad(field, "audio is larger than 15 MB")
-    if not info.has_audio:
-        raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the file has no audio stream")
-    lo, hi = AUDIO_SECONDS
-    if not lo <= info.duration_s <= hi:
-        raise _bad(field, f"audio duration {info.duration_s:.2f} s is outside {lo:.0f}..{hi:.0f} s")

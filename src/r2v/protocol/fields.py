@@ -23,7 +23,7 @@ def opt_bool(obj: dict, key: str, path: str, default: bool) -> bool:
     if value is MISSING:
         return default
     if not isinstance(value, bool):
-        raise invalid(f"{path}.{key}", f"must be a boolean (true or false), got {_describe(value)}")
+        raise invalid(_name(path, key), f"must be a boolean (true or false), got {_describe(value)}")
     return value
 
 
@@ -32,23 +32,32 @@ def opt_int(obj: dict, key: str, path: str, default: int | None, lo: int, hi: in
     if value is MISSING:
         return default
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid(f"{path}.{key}", f"must be an integer, got {_describe(value)}")
+        raise invalid(_name(path, key), f"must be an integer, got {_describe(value)}")
     if isinstance(value, float):
         if not value.is_integer():
-            raise invalid(f"{path}.{key}", f"must be an integer, got {value!r}")
+            raise invalid(_name(path, key), f"must be an integer, got {value!r}")
         value = int(value)
     if not lo <= value <= hi:
-        raise invalid(f"{path}.{key}", f"must be between {lo} and {hi}, got {value}")
+        raise invalid(_name(path, key), f"must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _name(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _typed(obj: dict, key: str, path: str, kind: type, noun: str):
+    """The value if present and of `kind`, None if absent; a 400 naming the field otherwise."""
+    value = get(obj, key)
+    if value is MISSING:
+        return None
+    if not isinstance(value, kind):
+        raise invalid(_name(path, key), f"must be {noun}, got {_describe(value)}")
     return value
 
 
 def opt_str(obj: dict, key: str, path: str) -> str | None:
-    value = get(obj, key)
-    if value is MISSING:
-        return None
-    if not isinstance(value, str):
-        raise invalid(f"{path}.{key}", f"must be a string, got {_describe(value)}")
-    return value
+    return _typed(obj, key, path, str, "a string")
 
 
 def opt_enum(obj: dict, key: str, path: str, default: str, allowed: tuple[str, ...] | list[str]) -> str:
@@ -56,26 +65,17 @@ def opt_enum(obj: dict, key: str, path: str, default: str, allowed: tuple[str, .
     if value is None:
         return default
     if value not in allowed:
-        raise invalid(f"{path}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+        raise invalid(_name(path, key), f"must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
 def opt_object(obj: dict, key: str, path: str) -> dict:
-    value = get(obj, key)
-    if value is MISSING:
-        return {}
-    if not isinstance(value, dict):
-        raise invalid(f"{path}{key}", f"must be a JSON object, got {_describe(value)}")
-    return value
+    value = _typed(obj, key, path, dict, "a JSON object")
+    return {} if value is None else value
 
 
 def opt_list(obj: dict, key: str, path: str) -> list | None:
-    value = get(obj, key)
-    if value is MISSING:
-        return None
-    if not isinstance(value, list):
-        raise invalid(f"{path}.{key}", f"must be an array, got {_describe(value)}")
-    return value
+    return _typed(obj, key, path, list, "an array")
 
 
 def _describe(value: Any) -> str:

@@ -28,6 +28,12 @@ _KNOWN_INPUT_KEYS = {
 }  # fmt: skip
 
 
+_KNOWN_PARAMETERS = {
+    "resolution", "ratio", "duration", "prompt_extend", "watermark", "seed", "shot_type", "audio", "size",
+    "with_audio",
+}  # fmt: skip
+
+
 @dataclass
 class ParsedCreate:
     spec: JobSpec
@@ -69,8 +75,10 @@ def parse_create(body: Any, *, region: str, oss_resolve: bool = False, allow_loc
         raise invalid("input", "is required")
     inp = fields.opt_object(body, "input", "")
     params = fields.opt_object(body, "parameters", "")
-    for key in inp.keys() - _KNOWN_INPUT_KEYS - {"media"}:
+    for key in inp.keys() - _KNOWN_INPUT_KEYS:
         log.debug("ignoring unknown field input.%s", key)
+    for key in params.keys() - _KNOWN_PARAMETERS:
+        log.debug("ignoring unknown field parameters.%s", key)
 
     ctx = _Ctx(oss_resolve=oss_resolve, allow_local_paths=allow_local_paths)
     if info.generation == catalog.GEN_27:

@@ -117,7 +117,7 @@ def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path) -> list[
     inputs: list[_Input] = []
     for (ref, _, field, _), (path, info) in zip(jobs, results, strict=True):
         if field == ref.voice_field:
-            probing.check_audio(info, field)
+            probing.check(info, field, "audio")
             inputs[-1].voice = path
         else:
             inputs.append(_Input(ref=ref, path=path, info=info))
@@ -139,15 +139,13 @@ def _check_kinds(spec: JobSpec, inputs: list[_Input], region: str) -> None:
     for item in inputs:
         kind = item.ref.kind
         if kind in (FIRST_FRAME, REFERENCE_IMAGE):
-            probing.check_image(item.info, item.ref.field)
+            probing.check(item.info, item.ref.field, "image")
         elif kind == REFERENCE_VIDEO:
-            probing.check_video(item.info, item.ref.field)
-        elif item.info.kind == "image":  # wan2.6: image or video, told apart by content
-            probing.check_image(item.info, item.ref.field)
-            if region == "us-east-1":
+            probing.check(item.info, item.ref.field, "video")
+        elif item.info.kind in ("image", "video"):  # wan2.6: image or video, told apart by content
+            probing.check(item.info, item.ref.field, item.info.kind)
+            if item.info.kind == "image" and region == "us-east-1":
                 raise TaskFailure(INVALID_PARAMETER, f"{item.ref.field}: {spec.model} in {region} takes videos only")
-        elif item.info.kind == "video":
-            probing.check_video(item.info, item.ref.field)
         else:
             raise TaskFailure(
                 UNSUPPORTED_FILE_FORMAT, f"{item.ref.field}: expected an image or a video, got {item.info.format}"
