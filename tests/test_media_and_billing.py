@@ -12,6 +12,7 @@ import pytest
 from r2v.errors import TaskFailure
 from r2v.media import probe as probing
 from r2v.media.fetch import MediaResolver, address_is_public
+from r2v.media.sniff import sniff
 from r2v.service.billing import billed_input_seconds, usage
 
 
@@ -46,7 +47,7 @@ def test_loopback_urls_are_refused_unless_allowed(media, tmp_path):
     assert info.value.code == "BadRequest.InputDownloadFailed"
     assert info.value.message.startswith("input.media[0].url") and "127.0.0.1" in info.value.message
     path = _resolver(True).resolve(media.url("girl.png"), "input.media[0].url", tmp_path / "b", 10**7)
-    assert probing.sniff(path) == "png"
+    assert sniff(path) == "png"
 
 
 def test_size_cap_while_streaming(media, tmp_path):
@@ -88,7 +89,7 @@ def test_image_limits(tmp_path, size, reason):
 def test_sniff_by_bytes_not_name(tmp_path, assets):
     disguised = tmp_path / "photo.png"
     disguised.write_bytes(assets["boy_voice"].read_bytes())
-    assert probing.sniff(disguised) == "wav"
+    assert sniff(disguised) == "wav"
     info = probing.probe(disguised, "f")
     with pytest.raises(TaskFailure) as failure:
         probing.check(info, "f", "image")

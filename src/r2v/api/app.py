@@ -24,6 +24,7 @@ from r2v.errors import (
 from r2v.service.tasks import TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
 from r2v.storage.signing import Verdict
+from r2v.storage.uploads import MAX_UPLOAD_MB
 from r2v.wiring import Components
 
 MAX_CREATE_BODY = 32 * 1024 * 1024  # one 20 MB image as a base64 data URI fits, with room for the rest
@@ -89,8 +90,8 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             raise ApiError(411, INVALID_PARAMETER, "Content-Length: required for uploads")
-        if int(length) > (100 + 1) * 1024 * 1024:
-            raise ApiError(413, TOO_LARGE, "file: the upload is larger than 100 MB")
+        if int(length) > (MAX_UPLOAD_MB + 1) * 1024 * 1024:  # + 1 MB for the form's other fields
+            raise ApiError(413, TOO_LARGE, f"file: the upload is larger than {MAX_UPLOAD_MB} MB")
         async with request.form(max_files=1, max_fields=32) as form:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("file")

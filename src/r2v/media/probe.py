@@ -9,10 +9,7 @@ from pathlib import Path
 import av
 
 from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
-
-IMAGE_FORMATS = ("jpeg", "png", "bmp", "webp")
-VIDEO_FORMATS = ("mp4", "mov")
-AUDIO_FORMATS = ("wav", "mp3")
+from r2v.media.sniff import AUDIO_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, sniff
 
 MB = 1024 * 1024
 IMAGE_MAX_BYTES, VIDEO_MAX_BYTES, AUDIO_MAX_BYTES = 20 * MB, 100 * MB, 15 * MB
@@ -21,29 +18,6 @@ VIDEO_SIDE = (240, 4096)
 VIDEO_SECONDS = (1.0, 30.0)
 AUDIO_SECONDS = (1.0, 10.0)
 MAX_ASPECT = 8.0
-
-
-def sniff(path: Path) -> str | None:
-    """The container format from magic bytes: one of the *_FORMATS above, or None."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"BM") and len(head) > 14:
-        return "bmp"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
-        return "wav"
-    if head[4:8] == b"ftyp":
-        return "mov" if head[8:10] == b"qt" else "mp4"
-    if head[4:8] in (b"moov", b"mdat", b"wide", b"free", b"skip"):
-        return "mov"
-    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
-        return "mp3"
-    return None
 
 
 @dataclass

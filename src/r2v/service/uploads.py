@@ -17,13 +17,13 @@ from r2v.errors import (
     ApiError,
     invalid,
 )
-from r2v.media import probe
+from r2v.media import sniff
 from r2v.protocol.catalog import model_in_region
 from r2v.storage import uploads
 from r2v.wiring import Components
 
 UPLOAD_PATH = "/api/v1/uploads/oss"
-_ACCEPTED = probe.IMAGE_FORMATS + probe.VIDEO_FORMATS + probe.AUDIO_FORMATS
+_ACCEPTED = sniff.IMAGE_FORMATS + sniff.VIDEO_FORMATS + sniff.AUDIO_FORMATS
 
 
 class UploadService:
@@ -57,7 +57,7 @@ class UploadService:
             size = os.path.getsize(tmp_name)
             if size > accepted.max_bytes:
                 raise ApiError(413, TOO_LARGE, f"file: the upload is larger than {uploads.MAX_UPLOAD_MB} MB")
-            kind = probe.sniff(Path(tmp_name)) if size else None
+            kind = sniff.sniff(Path(tmp_name)) if size else None
             if kind not in _ACCEPTED:
                 raise ApiError(
                     415,
