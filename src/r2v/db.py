@@ -46,6 +46,20 @@ CREATE TABLE IF NOT EXISTS uploads (
 """
 
 
+class Result:
+    """The rows and row count of one statement, already fetched."""
+
+    def __init__(self, rows: list[sqlite3.Row], rowcount: int):
+        self.rows = rows
+        self.rowcount = rowcount
+
+    def fetchone(self) -> sqlite3.Row | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[sqlite3.Row]:
+        return self.rows
+
+
 class Database:
     """A connection with a lock: the server's event loop and its helper threads share one connection."""
 
@@ -63,9 +77,12 @@ class Database:
         with self.lock:
             self.conn.executescript(SCHEMA)
 
-    def execute(self, sql: str, params: tuple | dict = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: tuple | dict = ()) -> Result:
+        """Run one statement and fetch its rows while holding the lock, so that no other thread's statement can
+        interleave with the reading of this one's results."""
         with self.lock:
-            return self.conn.execute(sql, params)
+            cursor = self.conn.execute(sql, params)
+            return Result(cursor.fetchall(), cursor.rowcount)
 
     def transaction(self):
         return _Transaction(self)
