@@ -77,15 +77,15 @@ def _generate(args: argparse.Namespace) -> int:
     body = json.loads(Path(args.request).read_text(encoding="utf-8"))
     work = Path(tempfile.mkdtemp(prefix="r2v-generate-"))
     try:
-        parsed = parse_create(body, region=args.region, allow_local_paths=True)
+        parsed = parse_create(body, region=args.region, oss_resolve=True, allow_local_paths=True)
         spec = parsed.spec
         blobs = LocalBlobStore(work)
-        for ref in spec.media:  # local files and data: URIs become files the resolver can read
+        for index, ref in enumerate(spec.media):  # local files and data: URIs become files the resolver can read
             if ref.field in parsed.local_paths:
                 ref.url = Path(parsed.local_paths[ref.field]).as_uri()
             elif ref.field in parsed.inline:
                 data, ext = parsed.inline[ref.field]
-                path = work / f"inline-{len(list(work.iterdir()))}.{ext}"
+                path = work / f"inline-{index}.{ext}"
                 path.write_bytes(data)
                 ref.url = path.as_uri()
             if ref.voice_field in parsed.local_paths:

@@ -53,7 +53,7 @@ def check_host(host: str, port: int, field: str) -> None:
 @dataclass
 class MediaResolver:
     blobs: BlobStore
-    uploads: UploadRegistry
+    uploads: UploadRegistry | None  # None without a server (`r2v generate`): no oss:// uploads then
     owner: str
     now_ms: int
     allow_private: bool = False
@@ -67,6 +67,8 @@ class MediaResolver:
                 raise _fail(field, "the inline data of this task is missing")
             return path
         if url.startswith("oss://"):
+            if self.uploads is None:
+                raise _fail(field, "oss:// URLs are temporary uploads to a server; use a path or URL here")
             blob = self.uploads.find(url[len("oss://") :], self.owner, self.now_ms)
             path = self.blobs.local_path(blob) if blob else None
             if path is None:

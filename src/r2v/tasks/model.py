@@ -7,6 +7,9 @@ from enum import StrEnum
 
 
 class TaskStatus(StrEnum):
+    """PENDING -> RUNNING | CANCELED; RUNNING -> SUCCEEDED | FAILED, or back to PENDING when its worker died.
+    Each transition is one conditional UPDATE in the store, so two of them can never both win."""
+
     PENDING = "PENDING"
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
@@ -18,12 +21,6 @@ class TaskStatus(StrEnum):
     def terminal(self) -> bool:
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
 
-
-# Allowed transitions; the store's conditional UPDATEs implement exactly these.
-TRANSITIONS: dict[TaskStatus, set[TaskStatus]] = {
-    TaskStatus.PENDING: {TaskStatus.RUNNING, TaskStatus.CANCELED},
-    TaskStatus.RUNNING: {TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.PENDING},  # PENDING: crash recovery
-}
 
 # A task whose worker died this many times is failed rather than retried forever (a poison input).
 MAX_ATTEMPTS = 3
