@@ -6,15 +6,11 @@ from pathlib import Path
 import pytest
 
 from r2v.demo.assets import make_guide_assets
+from r2v.demo.guide import multi_subject_media
 from tests.helpers import MediaServer, ServerProcess
 
 KEY = "sk-test-alpha"
 OTHER_KEY = "sk-test-beta"
-
-GUIDE_PROMPT = (
-    "视频1抱着图3，在图4的椅子上弹奏一支舒缓的乡村民谣，并说道：“今天的阳光真好。”图1手中拿着图2，路过视频1，"
-    "把手中的图2放到视频1旁边的桌子上，并说道：“真好听，能不能再唱一遍”。"
-)
 
 
 @pytest.fixture(scope="session")
@@ -51,12 +47,6 @@ def data_uri(path: Path, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode()}"
 
 
-def guide_media(media: MediaServer) -> list[dict]:
+def guide_media(media: MediaServer, assets: dict[str, Path]) -> list[dict]:
     """The guide's multi-subject media list, its URLs pointing at the loopback media server."""
-    return [
-        {"type": "reference_image", "url": media.url("girl.png"), "reference_voice": media.url("girl-voice.wav")},
-        {"type": "reference_video", "url": media.url("boy.mp4"), "reference_voice": media.url("boy-voice.wav")},
-        {"type": "reference_image", "url": media.url("sunflowers.png")},
-        {"type": "reference_image", "url": media.url("guitar.png")},
-        {"type": "reference_image", "url": media.url("room.png")},
-    ]
+    return multi_subject_media(lambda name: media.url(assets[name].name))

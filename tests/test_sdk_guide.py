@@ -7,8 +7,9 @@ from http import HTTPStatus
 import av
 import numpy as np
 
+from r2v.demo.guide import PROMPT as GUIDE_PROMPT
 from r2v.render.decode import read_image
-from tests.conftest import GUIDE_PROMPT, KEY, guide_media
+from tests.conftest import KEY, guide_media
 from tests.helpers import assert_spec_video, download
 
 STORYBOARD_PROMPT = (
@@ -24,13 +25,13 @@ FIRST_FRAME_PROMPT = (
 )
 
 
-def test_multi_subject_with_voices(sdk, media, tmp_path):
+def test_multi_subject_with_voices(sdk, media, assets, tmp_path):
     from dashscope import VideoSynthesis
 
     rsp = VideoSynthesis.call(
         api_key=KEY,
         model="wan2.7-r2v",
-        media=guide_media(media),
+        media=guide_media(media, assets),
         resolution="720P",
         ratio="16:9",
         duration=10,

@@ -17,11 +17,7 @@ from pathlib import Path
 import httpx
 
 from r2v.demo.assets import make_guide_assets
-
-PROMPT = (
-    "视频1抱着图3，在图4的椅子上弹奏一支舒缓的乡村民谣，并说道：“今天的阳光真好。”图1手中拿着图2，路过视频1，"
-    "把手中的图2放到视频1旁边的桌子上，并说道：“真好听，能不能再唱一遍”。"
-)
+from r2v.demo.guide import PROMPT, multi_subject_media
 
 
 def _free_port() -> int:
@@ -62,13 +58,7 @@ def main() -> int:
         from dashscope import VideoSynthesis
 
         dashscope.base_http_api_url = base + "/api/v1"
-        media = [  # the guide's example, with local files in place of its CDN URLs
-            {"type": "reference_image", "url": str(files["girl"]), "reference_voice": str(files["girl_voice"])},
-            {"type": "reference_video", "url": str(files["boy_video"]), "reference_voice": str(files["boy_voice"])},
-            {"type": "reference_image", "url": str(files["sunflowers"])},
-            {"type": "reference_image", "url": str(files["guitar"])},
-            {"type": "reference_image", "url": str(files["room"])},
-        ]
+        media = multi_subject_media(lambda name: str(files[name]))  # local files in place of the guide's CDN URLs
         print("please wait...")
         rsp = VideoSynthesis.call(
             api_key=key,
