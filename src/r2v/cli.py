@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from r2v.protocol.catalog import DEFAULT_REGION, REGIONS
+
+DEFAULT_DATA_DIR = os.environ.get("R2V_DATA_DIR", ".r2v-data")
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -125,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, reel engine)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--data-dir", default=".r2v-data")
+    serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="default: $R2V_DATA_DIR or ./.r2v-data")
     serve.add_argument("--workers", type=int, default=1, help="render worker processes")
     serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
     serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
@@ -135,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key and print it once")
     create.add_argument("--name", required=True)
-    create.add_argument("--data-dir", default=".r2v-data")
+    create.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
     create.set_defaults(func=_keys_create)
 
     generate = sub.add_parser("generate", help="render one request (a create-call body) without a server")
