@@ -27,6 +27,8 @@ def draw_person(width: int, height: int, *, skin, hair, shirt, background=((235,
     cx, s = width // 2, height / 960
     head_y, head_r = int(300 * s), int(110 * s)
     body_top = head_y + head_r
+    if long_hair:  # behind everything: it shows around the head and over the shoulders
+        cv2.ellipse(img, (cx, int(head_y + 50 * s)), (int(135 * s), int(175 * s)), 0, 0, 360, hair, -1)
     # body and arms
     cv2.ellipse(img, (cx, int(body_top + 260 * s)), (int(150 * s), int(260 * s)), 0, 180, 360, shirt, -1)
     cv2.rectangle(img, (cx - int(150 * s), int(body_top + 255 * s)), (cx + int(150 * s), height), shirt, -1)
@@ -42,9 +44,8 @@ def draw_person(width: int, height: int, *, skin, hair, shirt, background=((235,
         shirt,
         int(46 * s),
     )
-    # head, hair, face
-    if long_hair:
-        cv2.ellipse(img, (cx, int(head_y + 60 * s)), (int(135 * s), int(190 * s)), 0, 0, 360, hair, -1)
+    # neck, head, hair, face
+    cv2.rectangle(img, (cx - int(32 * s), head_y), (cx + int(32 * s), int(body_top + 30 * s)), skin, -1)
     cv2.circle(img, (cx, head_y), head_r, skin, -1)
     cv2.ellipse(img, (cx, head_y - int(30 * s)), (int(118 * s), int(95 * s)), 0, 180, 360, hair, -1)
     for dx in (-40, 40):
