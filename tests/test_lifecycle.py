@@ -14,7 +14,7 @@ from r2v.clock import FakeClock
 from r2v.config import Settings
 from r2v.service.views import CHINA
 from r2v.wiring import build, runner_for
-from tests.conftest import KEY, OTHER_KEY
+from tests.conftest import KEY, OTHER_KEY, data_uri
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
@@ -189,3 +189,40 @@ def test_us_east_region_takes_wan26_videos_only(tmp_path, media):
         assert done["output"]["task_status"] == "SUCCEEDED" and done["usage"]["size"] == "1280*720"
         listed = client.get("/api/v1/tasks", headers=HEADERS).json()["data"]
         assert {row["region"] for row in listed} == {"us-east-1"}
+
+
+def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, assets):
+    from r2v.service.janitor import Janitor
+
+    parts, client, clock, runner = stack
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
+        {"type": "reference_image", "url": data_uri(assets["girl"])}]},
+        "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    old = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+    _run_pending(parts, runner)
+    policy = client.get("/api/v1/uploads", params={"action": "getPolicy", "model": "wan2.7-r2v"}, headers=HEADERS)
+    data = policy.json()["data"]
+    form = {"OSSAccessKeyId": data["oss_access_key_id"], "Signature": data["signature"], "policy": data["policy"],
+            "key": f"{data['upload_dir']}/a.png"}  # fmt: skip
+    assert (
+        client.post(
+            httpx.URL(data["upload_host"]).path, data=form, files={"file": ("a.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64)}
+        ).status_code
+        == 200
+    )
+    files = parts.blobs.root
+    assert (files / "results" / f"{old}.mp4").exists() and any((files / "inputs" / old).iterdir())
+    janitor = Janitor(parts)
+    assert janitor.sweep() == (0, 0)  # nothing is old yet
+
+    clock.advance(23 * 3600)
+    fresh = _create(client, media.url("girl.png"))
+    clock.advance(3600 + 60)
+    assert janitor.sweep() == (1, 0)  # the task ended over 24 h ago; the upload is 24 h old: kept
+    assert parts.tasks.get(old) is None and parts.tasks.get(fresh) is not None
+    assert not (files / "results" / f"{old}.mp4").exists() and not (files / "inputs" / old).exists()
+    assert client.get(f"/api/v1/tasks/{old}", headers=HEADERS).json()["output"]["task_status"] == "UNKNOWN"
+
+    clock.advance(24 * 3600)
+    assert janitor.sweep() == (1, 1)
+    assert not any((files / "uploads").rglob("*.png"))

@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from r2v.api.app import create_app
     from r2v.config import Settings
+    from r2v.service.janitor import Janitor
     from r2v.wiring import build
     from r2v.worker.pool import WorkerPool
 
@@ -44,11 +45,14 @@ def _serve(args: argparse.Namespace) -> int:
         settings, parts.clock, requeue=lambda name: parts.tasks.requeue_running(parts.clock.now_ms(), name)
     )
     pool.start()
+    janitor = Janitor(parts)
+    janitor.start()
     app = create_app(parts, workers_alive=pool.alive)
     print(f"r2v serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
     finally:
+        janitor.stop()
         pool.stop()
     return 0
 

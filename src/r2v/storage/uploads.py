@@ -122,6 +122,14 @@ class UploadRegistry:
                 raise ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.") from None
             raise
 
+    def delete_expired(self, now_ms: int) -> list[str]:
+        """Retention: forget uploads older than 48 h; return their blob names for deletion."""
+        with self.db.transaction() as conn:
+            before = now_ms - UPLOAD_TTL_MS
+            rows = conn.execute("SELECT path FROM uploads WHERE created_ms < ?", (before,)).fetchall()
+            conn.execute("DELETE FROM uploads WHERE created_ms < ?", (before,))
+        return [r["path"] for r in rows]
+
     def remove(self, object_key: str) -> None:
         self.db.execute("DELETE FROM uploads WHERE object_key = ?", (object_key,))
 

@@ -104,6 +104,14 @@ class SqliteTaskStore(TaskStore):
             params += (attempt,)
         return self.db.execute(sql, params).rowcount == 1
 
+    def delete_finished_before(self, before_ms: int) -> list[str]:
+        with self.db.transaction() as conn:
+            # Measured from the end of the task when it has one: its result URL is valid 24 h from then.
+            expired = "coalesce(end_ms, submit_ms) < ? AND status != 'RUNNING'"
+            rows = conn.execute(f"SELECT task_id FROM tasks WHERE {expired}", (before_ms,)).fetchall()
+            conn.execute(f"DELETE FROM tasks WHERE {expired}", (before_ms,))
+        return [r["task_id"] for r in rows]
+
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         scope, params = ("AND worker = ?", (worker,)) if worker else ("", ())
         with self.db.transaction() as conn:

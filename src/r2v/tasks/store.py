@@ -38,6 +38,11 @@ class TaskStore(ABC):
         """RUNNING -> FAILED (attempt None: whatever the attempt)."""
 
     @abstractmethod
+    def delete_finished_before(self, before_ms: int) -> list[str]:
+        """Retention: delete tasks that ended (or, unfinished, were submitted) before `before_ms` and are not
+        RUNNING; return their ids."""
+
+    @abstractmethod
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         """Crash recovery: RUNNING tasks (of one worker, or all) go back to PENDING, or FAILED once they used
         up their attempts. Returns how many were touched."""

@@ -1,0 +1,51 @@
+"""Retention, as the cloud keeps it: a task's record, inputs and result go 24 h after it ended (queries already
+answer UNKNOWN 24 h after submission; the result URL lives 24 h from the end), uploads 48 h after they were
+made. The rows go first, then the files."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from r2v.service.tasks import RETENTION_MS
+from r2v.wiring import Components
+
+log = logging.getLogger(__name__)
+SWEEP_INTERVAL_S = 60.0
+
+
+class Janitor:
+    def __init__(self, parts: Components, interval_s: float = SWEEP_INTERVAL_S):
+        self.parts = parts
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="r2v-janitor", daemon=True)
+
+    def sweep(self) -> tuple[int, int]:
+        """One pass; returns (tasks deleted, uploads deleted)."""
+        now = self.parts.clock.now_ms()
+        blobs = self.parts.blobs
+        task_ids = self.parts.tasks.delete_finished_before(now - RETENTION_MS)
+        for task_id in task_ids:
+            blobs.delete(f"results/{task_id}.mp4")
+            blobs.delete(f"inputs/{task_id}")
+        uploads = self.parts.uploads.delete_expired(now)
+        for blob in uploads:
+            blobs.delete(blob)
+        if task_ids or uploads:
+            log.info("retention: deleted %d task(s) and %d upload(s)", len(task_ids), len(uploads))
+        return len(task_ids), len(uploads)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.sweep()
+            except Exception:  # a failed sweep is retried next time; it must not stop the server
+                log.exception("retention sweep failed")
+
+    def start(self) -> None:
+        self.sweep()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
