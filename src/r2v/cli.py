@@ -78,6 +78,7 @@ def _generate(args: argparse.Namespace) -> int:
     from r2v.errors import ApiError, TaskFailure
     from r2v.media.fetch import MediaResolver
     from r2v.protocol.validate import parse_create
+    from r2v.service.tasks import save_inline_inputs
     from r2v.storage.blobs import LocalBlobStore
     from r2v.worker.pipeline import run_job
 
@@ -87,14 +88,10 @@ def _generate(args: argparse.Namespace) -> int:
         parsed = parse_create(body, region=args.region, oss_resolve=True, allow_local_paths=True)
         spec = parsed.spec
         blobs = LocalBlobStore(work)
-        for index, ref in enumerate(spec.media):  # local files and data: URIs become files the resolver can read
+        save_inline_inputs(parsed, blobs, "cli")  # data: URIs become files, as on the server
+        for ref in spec.media:  # local paths become file:// URLs, which only this CLI's resolver accepts
             if ref.field in parsed.local_paths:
                 ref.url = Path(parsed.local_paths[ref.field]).as_uri()
-            elif ref.field in parsed.inline:
-                data, ext = parsed.inline[ref.field]
-                path = work / f"inline-{index}.{ext}"
-                path.write_bytes(data)
-                ref.url = path.as_uri()
             if ref.voice_field in parsed.local_paths:
                 ref.voice_url = Path(parsed.local_paths[ref.voice_field]).as_uri()
         settings = Settings(data_dir=work, region=args.region)

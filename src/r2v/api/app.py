@@ -21,7 +21,7 @@ from r2v.errors import (
     ApiError,
     new_request_id,
 )
-from r2v.service.tasks import TaskService
+from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
 from r2v.storage.signing import Verdict
 from r2v.storage.uploads import MAX_UPLOAD_MB
@@ -99,9 +99,9 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
             await run_in_threadpool(uploads.accept, fields, stream)
         return Response(status_code=200)
 
-    @app.api_route("/files/{name:path}", methods=["GET", "HEAD"])
+    @app.api_route(FILES_PATH + "{name:path}", methods=["GET", "HEAD"])
     async def result_file(name: str, request: Request) -> Response:
-        path = f"/files/{name}"
+        path = FILES_PATH + name
         verdict = parts.signer.verify(
             path,
             request.query_params.get("Expires"),

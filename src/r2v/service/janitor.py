@@ -8,6 +8,7 @@ import logging
 import threading
 
 from r2v.service.tasks import RETENTION_MS
+from r2v.storage.blobs import inputs_blob_dir, result_blob
 from r2v.wiring import Components
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ class Janitor:
         blobs = self.parts.blobs
         task_ids = self.parts.tasks.delete_finished_before(now - RETENTION_MS)
         for task_id in task_ids:
-            blobs.delete(f"results/{task_id}.mp4")
-            blobs.delete(f"inputs/{task_id}")
+            blobs.delete(result_blob(task_id))
+            blobs.delete(inputs_blob_dir(task_id))
         uploads = self.parts.uploads.delete_expired(now)
         for blob in uploads:
             blobs.delete(blob)

@@ -8,12 +8,12 @@ import json
 import math
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 from r2v.errors import INVALID_PARAMETER, MSG_CANCEL_NOT_PENDING, UNSUPPORTED_OPERATION, ApiError, invalid
 from r2v.media.fetch import INPUT_SCHEME
 from r2v.protocol.validate import ParsedCreate, parse_create
 from r2v.service import views
+from r2v.storage.blobs import BlobStore, inputs_blob_dir
 from r2v.tasks.model import ListFilter, Task, TaskStatus
 from r2v.wiring import Components
 
@@ -23,8 +23,19 @@ MAX_PAGE_SIZE = 100
 _LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
 
 
-def result_path(task_id: str) -> str:
-    return f"/files/results/{task_id}.mp4"
+FILES_PATH = "/files/"  # where the API serves blobs (signed); see api/app.py
+
+
+def save_inline_inputs(parsed: ParsedCreate, blobs: BlobStore, task_id: str) -> None:
+    """data: URIs are decoded once and kept as files beside the task, not inside the database row; the media
+    resolver reads them back through INPUT_SCHEME."""
+    for ref in parsed.spec.media:
+        if ref.field in parsed.inline:
+            data, ext = parsed.inline[ref.field]
+            stem = ref.field.replace(".", "_").replace("[", "").replace("]", "")
+            name = f"{inputs_blob_dir(task_id)}/{stem}.{ext}"
+            blobs.put_bytes(name, data)
+            ref.url = INPUT_SCHEME + name
 
 
 class TaskService:
@@ -39,7 +50,7 @@ class TaskService:
         now = self.parts.clock.now_ms()
         self._check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())
-        self._save_inline(parsed, task_id)
+        save_inline_inputs(parsed, self.parts.blobs, task_id)
         spec = parsed.spec
         self.parts.tasks.create(
             Task(
@@ -63,17 +74,6 @@ class TaskService:
                 if url and url.startswith("oss://") and not self.parts.uploads.find(url[6:], owner, now):
                     raise invalid(field, "the oss:// file does not exist, has expired or belongs to another API key")
 
-    def _save_inline(self, parsed: ParsedCreate, task_id: str) -> None:
-        """data: URIs are decoded once and kept as files beside the task, not inside the database row."""
-        for ref in parsed.spec.media:
-            if ref.field in parsed.inline:
-                data, ext = parsed.inline[ref.field]
-                name = f"inputs/{task_id}/{ref.field.replace('.', '_').replace('[', '').replace(']', '')}.{ext}"
-                self.parts.blobs.put_bytes(name, data)
-                ref.url = INPUT_SCHEME + name
-            if ref.field in parsed.local_paths:
-                ref.url = Path(parsed.local_paths[ref.field]).as_uri()
-
     # -- query, cancel ----------------------------------------------------------------------------------
 
     def _visible(self, owner: str, task_id: str) -> Task | None:
@@ -90,8 +90,8 @@ class TaskService:
         if task is None:
             return views.unknown(task_id, request_id)
         video_url = None
-        if task.status == TaskStatus.SUCCEEDED and task.end_ms is not None:
-            path = result_path(task.task_id)
+        if task.status == TaskStatus.SUCCEEDED and task.end_ms is not None and task.result_name:
+            path = FILES_PATH + task.result_name
             expires = task.end_ms // 1000 + RESULT_URL_TTL_S
             video_url = f"{base_url}{path}?{self.parts.signer.query(path, expires)}"
         return views.query_answer(task, request_id, video_url)

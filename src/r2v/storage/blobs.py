@@ -12,6 +12,16 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 
+def result_blob(task_id: str) -> str:
+    """Where a task's finished video is kept."""
+    return f"results/{task_id}.mp4"
+
+
+def inputs_blob_dir(task_id: str) -> str:
+    """Where the inputs a task carried inline (data: URIs) are kept."""
+    return f"inputs/{task_id}"
+
+
 class BlobStore(ABC):
     @abstractmethod
     def put_file(self, name: str, source: Path) -> None:

@@ -124,10 +124,9 @@ class UploadRegistry:
 
     def delete_expired(self, now_ms: int) -> list[str]:
         """Retention: forget uploads older than 48 h; return their blob names for deletion."""
-        with self.db.transaction() as conn:
-            before = now_ms - UPLOAD_TTL_MS
-            rows = conn.execute("SELECT path FROM uploads WHERE created_ms < ?", (before,)).fetchall()
-            conn.execute("DELETE FROM uploads WHERE created_ms < ?", (before,))
+        rows = self.db.execute(
+            "DELETE FROM uploads WHERE created_ms < ? RETURNING path", (now_ms - UPLOAD_TTL_MS,)
+        ).fetchall()
         return [r["path"] for r in rows]
 
     def remove(self, object_key: str) -> None:

@@ -105,11 +105,11 @@ class SqliteTaskStore(TaskStore):
         return self.db.execute(sql, params).rowcount == 1
 
     def delete_finished_before(self, before_ms: int) -> list[str]:
-        with self.db.transaction() as conn:
-            # Measured from the end of the task when it has one: its result URL is valid 24 h from then.
-            expired = "coalesce(end_ms, submit_ms) < ? AND status != 'RUNNING'"
-            rows = conn.execute(f"SELECT task_id FROM tasks WHERE {expired}", (before_ms,)).fetchall()
-            conn.execute(f"DELETE FROM tasks WHERE {expired}", (before_ms,))
+        # Measured from the end of the task when it has one: its result URL is valid 24 h from then.
+        rows = self.db.execute(
+            "DELETE FROM tasks WHERE coalesce(end_ms, submit_ms) < ? AND status != 'RUNNING' RETURNING task_id",
+            (before_ms,),
+        ).fetchall()
         return [r["task_id"] for r in rows]
 
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:

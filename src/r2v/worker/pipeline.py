@@ -16,7 +16,7 @@ from r2v.media.fetch import INPUT_SCHEME, MediaResolver
 from r2v.protocol import catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.service import billing
-from r2v.storage.blobs import BlobStore
+from r2v.storage.blobs import BlobStore, result_blob
 
 MAX_IMAGES_26, MAX_VIDEOS_26 = 5, 3
 
@@ -34,10 +34,6 @@ class _Input:
     path: Path
     info: probing.MediaInfo
     voice: Path | None = None
-
-
-def result_name(task_id: str) -> str:
-    return f"results/{task_id}.mp4"
 
 
 def run_job(
@@ -74,7 +70,7 @@ def run_job(
         result = engine.render(job, out, progress)
         if result.frames != job.frames:
             raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
-        name = result_name(task_id)
+        name = result_blob(task_id)
         blobs.put_file(name, out)
         usage = billing.usage(
             spec.generation,
