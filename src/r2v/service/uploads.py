@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from r2v.errors import (
-    FILE_ALREADY_EXISTS,
     INVALID_PARAMETER,
     MSG_MODEL_NOT_EXIST,
     TOO_LARGE,
@@ -48,7 +47,7 @@ class UploadService:
         if file is None:
             raise invalid("file", "the form has no file field")
         if self.parts.uploads.exists(accepted.object_key):
-            raise ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.")
+            raise uploads.already_exists()
         scratch = self.parts.blobs.scratch_dir()
         fd, tmp_name = tempfile.mkstemp(dir=scratch, prefix="upload-")
         try:

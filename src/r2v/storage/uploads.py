@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import sqlite3
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ def _safe_file_name(name: str) -> bool:
     )
 
 
+def already_exists() -> ApiError:
+    return ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.")
+
+
 class UploadRegistry:
     """Which uploaded object belongs to which key, where it lies, and when it expires."""
 
@@ -117,10 +122,8 @@ class UploadRegistry:
                 "INSERT INTO uploads (object_key, owner, path, size, created_ms) VALUES (?, ?, ?, ?, ?)",
                 (object_key, owner, blob_name, size, now_ms),
             )
-        except Exception as exc:  # sqlite3.IntegrityError: x-oss-forbid-overwrite
-            if "UNIQUE" in str(exc):
-                raise ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.") from None
-            raise
+        except sqlite3.IntegrityError:  # the key is the primary key: x-oss-forbid-overwrite
+            raise already_exists() from None
 
     def delete_expired(self, now_ms: int) -> list[str]:
         """Retention: forget uploads older than 48 h; return their blob names for deletion."""
