@@ -34,7 +34,9 @@ class ServerProcess:
         self.port = free_port()
         self.workers = workers
         self.extra_args = extra_args
-        self.env = {**os.environ, "R2V_API_KEYS": api_keys, "R2V_ALLOW_PRIVATE_URLS": "1", **(env or {})}
+        # Rate limits off unless a test turns them on: most tests burst faster than 5 creates/s on purpose.
+        self.env = {**os.environ, "R2V_API_KEYS": api_keys, "R2V_ALLOW_PRIVATE_URLS": "1", "R2V_RATE_LIMITS": "off",
+                    **(env or {})}  # fmt: skip
         self.proc: subprocess.Popen | None = None
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
 

@@ -11,7 +11,7 @@ import pytest
 
 from r2v.errors import TaskFailure
 from r2v.media import probe as probing
-from r2v.media.fetch import MediaResolver, address_is_public
+from r2v.media.fetch import FetchPolicy, MediaResolver, address_is_public
 from r2v.media.sniff import sniff
 from r2v.service.billing import billed_input_seconds, usage
 
@@ -38,7 +38,7 @@ class _Redirect(BaseHTTPRequestHandler):
 
 
 def _resolver(allow_private: bool) -> MediaResolver:
-    return MediaResolver(blobs=None, uploads=None, owner="o", now_ms=0, allow_private=allow_private)
+    return MediaResolver(blobs=None, uploads=None, owner="o", now_ms=0, policy=FetchPolicy(allow_private=allow_private))
 
 
 def test_loopback_urls_are_refused_unless_allowed(media, tmp_path):

@@ -41,9 +41,8 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("recovered %d task(s) interrupted by the last shutdown", recovered)
     if not parts.keys.has_any():
         log.warning("no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS")
-    pool = WorkerPool(
-        settings, parts.clock, requeue=lambda name: parts.tasks.requeue_running(parts.clock.now_ms(), name)
-    )
+    parts.blobs.clear_scratch()  # half-written files of renders the last shutdown interrupted
+    pool = WorkerPool(settings, parts.clock, parts.tasks)
     pool.start()
     janitor = Janitor(parts)
     janitor.start()
@@ -80,6 +79,7 @@ def _generate(args: argparse.Namespace) -> int:
     from r2v.protocol.validate import parse_create
     from r2v.service.tasks import save_inline_inputs
     from r2v.storage.blobs import LocalBlobStore
+    from r2v.wiring import build_moderator, job_rules
     from r2v.worker.pipeline import run_job
 
     body = json.loads(Path(args.request).read_text(encoding="utf-8"))
@@ -100,7 +100,7 @@ def _generate(args: argparse.Namespace) -> int:
             uploads=None,  # no server, no uploads: oss:// URLs cannot be used here
             owner="cli",
             now_ms=Clock().now_ms(),
-            allow_private=settings.allow_private_urls,
+            policy=settings.fetch_policy(),
             allow_local_files=True,
         )
         engine = get_engine(settings.engines.get(spec.model, "reel"))
@@ -109,7 +109,8 @@ def _generate(args: argparse.Namespace) -> int:
             def progress(fraction: float) -> None:
                 bar.update(max(0, int(fraction * 100) - bar.n))
 
-            outcome = run_job("cli", spec, resolver, blobs, engine, progress, args.region)
+            rules = job_rules(settings, build_moderator(settings))
+            outcome = run_job("cli", spec, resolver, blobs, engine, progress, rules)
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(blobs.local_path(outcome.result_name), out)
@@ -153,5 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:  # a bad setting (flag or environment variable): say which, no traceback
+        parser.exit(2, f"r2v: error: {exc}\n")

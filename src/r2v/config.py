@@ -7,7 +7,9 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r2v.media.fetch import FetchPolicy
 from r2v.protocol.catalog import DEFAULT_REGION, MODELS, REGIONS
+from r2v.ratelimits import RateLimits
 
 DEFAULT_ENGINE = "reel"
 
@@ -18,6 +20,19 @@ def _env_list(name: str) -> tuple[str, ...]:
 
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name} must be above 0, got {raw!r}")
+    return value
 
 
 def _engine_map() -> dict[str, str]:
@@ -41,7 +56,21 @@ class Settings:
     api_keys: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_API_KEYS"))
     allow_private_urls: bool = field(default_factory=lambda: _env_flag("R2V_ALLOW_PRIVATE_URLS"))
     engines: dict[str, str] = field(default_factory=_engine_map)
-    max_running_per_key: int = 5
+    # Downloads of input URLs (media/fetch.py).
+    url_allow_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_URL_ALLOW_HOSTS"))
+    fetch_connect_timeout_s: float = field(default_factory=lambda: _env_float("R2V_FETCH_CONNECT_TIMEOUT_S", 10.0))
+    fetch_timeout_s: float = field(default_factory=lambda: _env_float("R2V_FETCH_TIMEOUT_S", 120.0))
+    # Per-key request limits (api/ratelimit.py); R2V_RATE_LIMITS=off switches all of them off.
+    rate_limits: RateLimits = field(default_factory=lambda: RateLimits.parse(os.environ.get("R2V_RATE_LIMITS", "")))
+    # Untrusted decoding (media/sandbox.py) and rendering (worker/pool.py) run under these limits.
+    probe_timeout_s: float = field(default_factory=lambda: _env_float("R2V_PROBE_TIMEOUT_S", 30.0))
+    probe_memory_mb: int = field(default_factory=lambda: int(_env_float("R2V_PROBE_MEMORY_MB", 2048)))
+    task_timeout_s: float = field(default_factory=lambda: _env_float("R2V_TASK_TIMEOUT_S", 1800.0))
+    worker_memory_mb: int = field(default_factory=lambda: int(_env_float("R2V_WORKER_MEMORY_MB", 16384)))
+    # Content moderation (moderation.py): a file of words, one per line; unset = off.
+    moderation_words_file: Path | None = field(
+        default_factory=lambda: Path(p) if (p := os.environ.get("R2V_MODERATION_WORDS_FILE")) else None
+    )
     poll_interval_s: float = 0.2
 
     def __post_init__(self) -> None:
@@ -50,6 +79,18 @@ class Settings:
             raise ValueError(f"unknown region {self.region!r}; one of {', '.join(REGIONS)}")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
+
+    @property
+    def max_running_per_key(self) -> int | None:
+        return self.rate_limits.running
+
+    def fetch_policy(self) -> FetchPolicy:
+        return FetchPolicy(
+            allow_private=self.allow_private_urls,
+            allow_hosts=tuple(h.lower().rstrip(".") for h in self.url_allow_hosts),
+            connect_timeout_s=self.fetch_connect_timeout_s,
+            total_timeout_s=self.fetch_timeout_s,
+        )
 
     @property
     def db_path(self) -> Path:

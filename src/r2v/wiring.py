@@ -8,6 +8,7 @@ from r2v.clock import Clock
 from r2v.config import Settings
 from r2v.db import Database
 from r2v.keys import SqliteKeyStore
+from r2v.moderation import Moderator, WordListModerator
 from r2v.storage.blobs import LocalBlobStore
 from r2v.storage.signing import UrlSigner
 from r2v.storage.uploads import UploadRegistry
@@ -25,6 +26,16 @@ class Components:
     blobs: LocalBlobStore
     signer: UrlSigner
     secret: bytes
+    moderator: Moderator | None = None  # off by default
+
+
+def build_moderator(settings: Settings) -> Moderator | None:
+    path = settings.moderation_words_file
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ValueError(f"R2V_MODERATION_WORDS_FILE: no such file: {path}")
+    return WordListModerator.from_file(path)
 
 
 def build(settings: Settings, clock: Clock | None = None) -> Components:
@@ -40,7 +51,16 @@ def build(settings: Settings, clock: Clock | None = None) -> Components:
         blobs=LocalBlobStore(settings.blobs_dir),
         signer=UrlSigner(secret),
         secret=secret,
+        moderator=build_moderator(settings),
     )
+
+
+def job_rules(settings: Settings, moderator):
+    from r2v.media.sandbox import SandboxLimits
+    from r2v.worker.pipeline import JobRules
+
+    limits = SandboxLimits(timeout_s=settings.probe_timeout_s, memory_mb=settings.probe_memory_mb)
+    return JobRules(region=settings.region, probe_limits=limits, moderator=moderator)
 
 
 def runner_for(parts: Components):
@@ -54,8 +74,8 @@ def runner_for(parts: Components):
         uploads=parts.uploads,
         clock=parts.clock,
         engines=settings.engines,
-        allow_private_urls=settings.allow_private_urls,
-        region=settings.region,
+        fetch_policy=settings.fetch_policy(),
+        rules=job_rules(settings, parts.moderator),
     )
 
 

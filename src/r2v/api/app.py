@@ -21,6 +21,7 @@ from r2v.errors import (
     ApiError,
     new_request_id,
 )
+from r2v.ratelimits import RateLimiter
 from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
 from r2v.storage.signing import Verdict
@@ -41,6 +42,13 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
     tasks = TaskService(parts)
     uploads = UploadService(parts)
     settings = parts.settings
+    limiter = RateLimiter(settings.rate_limits, parts.clock)
+
+    def caller(request: Request, action: str) -> str:
+        """The caller's key id, after authentication and the key's rate limit for `action`."""
+        owner = authenticate(request, parts.keys)
+        limiter.check(owner, action)
+        return owner
 
     def base_url(request: Request) -> str:
         """Where this client reaches us: --public-url, else the Host it used."""
@@ -51,7 +59,7 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
 
     @app.post(CREATE_PATH)
     async def create_task(request: Request) -> Response:
-        owner = authenticate(request, parts.keys)
+        owner = caller(request, "submit")
         if request.headers.get("x-dashscope-async", "").lower() != "enable":
             raise ApiError(403, ACCESS_DENIED, MSG_SYNC_NOT_SUPPORTED)
         body = _parse_json(await _read_limited(request, MAX_CREATE_BODY))
@@ -62,23 +70,23 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
     @app.get("/api/v1/tasks/{task_id}")
     @app.get("/api/v1/tasks/{task_id}/")
     async def query_task(task_id: str, request: Request) -> Response:
-        owner = authenticate(request, parts.keys)
+        owner = caller(request, "query")
         return responses.json_response(tasks.query(owner, task_id, new_request_id(), base_url(request)))
 
     @app.post("/api/v1/tasks/{task_id}/cancel")
     async def cancel_task(task_id: str, request: Request) -> Response:
-        owner = authenticate(request, parts.keys)
+        owner = caller(request, "cancel")
         return responses.json_response(tasks.cancel(owner, task_id, new_request_id()))
 
     @app.get("/api/v1/tasks")
     @app.get("/api/v1/tasks/")
     async def list_tasks(request: Request) -> Response:
-        owner = authenticate(request, parts.keys)
+        owner = caller(request, "list")
         return responses.json_response(tasks.list(owner, dict(request.query_params), new_request_id()))
 
     @app.get("/api/v1/uploads")
     async def upload_policy(request: Request) -> Response:
-        owner = authenticate(request, parts.keys)
+        owner = caller(request, "policy")
         q = request.query_params
         return responses.json_response(
             uploads.policy(owner, q.get("action"), q.get("model"), base_url(request), new_request_id())

@@ -1,8 +1,15 @@
-"""Resolution of input URLs into local files.
+"""Resolution of input URLs into local files, safely.
 
-http(s) URLs are refused when their host resolves to a loopback, private, link-local, CGNAT, multicast or
-reserved address (anything not globally routable), on the first request and on every redirect, unless
-R2V_ALLOW_PRIVATE_URLS=1. Downloads stream to disk with a size cap and time limits.
+Remote (http/https) inputs come from strangers, so a download:
+- resolves the host once, refuses it if any address is not globally routable (loopback, private, link-local,
+  CGNAT, multicast, reserved, IPv4-mapped forms of those), and then connects to that very address, so a DNS
+  answer that changes between the check and the connection (DNS rebinding) cannot redirect it inward; the same
+  on every redirect (at most 3). R2V_ALLOW_PRIVATE_URLS=1 lifts the address check for local use, and
+  R2V_URL_ALLOW_HOSTS narrows the hosts that may be fetched at all;
+- streams to disk with the size cap applied while it arrives, under a connect timeout and a total deadline
+  that also ends a server trickling bytes forever;
+- asks for the body without content coding, so a small compressed answer cannot inflate in memory.
+What the file is gets decided later, by its bytes (media/sniff.py), never by the URL or Content-Type.
 """
 
 from __future__ import annotations
@@ -10,21 +17,22 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from r2v.errors import INPUT_DOWNLOAD_FAILED, TaskFailure
+from r2v.errors import INPUT_DOWNLOAD_FAILED, INVALID_PARAMETER, TaskFailure
 from r2v.storage.blobs import BlobStore
 from r2v.storage.uploads import UploadRegistry
 
 INPUT_SCHEME = "r2v-input:"  # a data-URI payload that the server already saved at create time
 MAX_REDIRECTS = 3
-CONNECT_TIMEOUT_S = 10.0
-TOTAL_TIMEOUT_S = 120.0
-CHUNK = 64 * 1024
+USER_AGENT = "r2v-fetch/0.1"
+
+Resolve = Callable[[str, int], list[str]]
 
 
 def _fail(field: str, reason: str) -> TaskFailure:
@@ -38,16 +46,62 @@ def address_is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_host(host: str, port: int, field: str) -> None:
-    """Refuse a host any of whose addresses is not public."""
+def system_resolve(host: str, port: int) -> list[str]:
+    """Every address the system resolver gives for `host` (one lookup)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Where downloads may go and how long they may take (see config.Settings for the environment names)."""
+
+    allow_private: bool = False
+    allow_hosts: tuple[str, ...] = ()  # empty: any public host; else only these names (and their subdomains)
+    connect_timeout_s: float = 10.0
+    total_timeout_s: float = 120.0
+    resolve: Resolve = field(default=system_resolve, compare=False)
+
+    def host_allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return not self.allow_hosts or any(host == h or host.endswith("." + h) for h in self.allow_hosts)
+
+
+def pinned_address(host: str, port: int, policy: FetchPolicy, field: str) -> str:
+    """The one address a download of `host` connects to, after checking all of the host's addresses."""
+    if not policy.host_allowed(host):
+        raise _fail(field, f"the host {host!r} is not in this server's allow-list of URL hosts")
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise _fail(field, f"cannot resolve host {host!r} ({exc.strerror})") from None
-    for info in infos:
-        address = info[4][0]
-        if not address_is_public(address):
-            raise _fail(field, f"the URL's host {host!r} resolves to a non-public address ({address}); refused")
+        addresses = policy.resolve(host, port)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise _fail(field, f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})") from None
+    if not addresses:
+        raise _fail(field, f"cannot resolve host {host!r}")
+    if not policy.allow_private:
+        for address in addresses:
+            if not address_is_public(address):
+                raise _fail(field, f"the URL's host {host!r} resolves to a non-public address ({address}); refused")
+    return addresses[0]
+
+
+def _pinned_request(client: httpx.Client, url: str, policy: FetchPolicy, field: str) -> httpx.Request:
+    """A GET of `url` sent to the checked address: the URL carries the IP, Host and TLS SNI keep the name."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _fail(field, f"unsupported URL: {url[:200]}")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _fail(field, f"the URL has an invalid port: {url[:200]}") from None
+    address = pinned_address(parts.hostname, port, policy, field)
+    target = httpx.URL(url).copy_with(host=address)  # httpx brackets an IPv6 literal itself
+    host_header = parts.netloc.rsplit("@", 1)[-1]  # the name (and port) the user wrote, without credentials
+    return client.build_request(
+        "GET",
+        target,
+        headers={"Host": host_header, "Accept-Encoding": "identity", "User-Agent": USER_AGENT},
+        extensions={"sni_hostname": parts.hostname},
+    )
 
 
 @dataclass
@@ -56,7 +110,7 @@ class MediaResolver:
     uploads: UploadRegistry | None  # None without a server (`r2v generate`): no oss:// uploads then
     owner: str
     now_ms: int
-    allow_private: bool = False
+    policy: FetchPolicy = field(default_factory=FetchPolicy)
     allow_local_files: bool = False
 
     def resolve(self, url: str, field: str, dest: Path, max_bytes: int) -> Path:
@@ -80,46 +134,57 @@ class MediaResolver:
                 raise _fail(field, f"no such file: {path}")
             return path
         if url.lower().startswith(("http://", "https://")):
-            self._download(url, field, dest, max_bytes)
+            download(url, field, dest, max_bytes, self.policy)
             return dest
         raise _fail(field, "unsupported URL scheme")
 
-    def _download(self, url: str, field: str, dest: Path, max_bytes: int) -> None:
-        deadline = time.monotonic() + TOTAL_TIMEOUT_S
-        timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=30.0)
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                parts = urlsplit(url)
-                if parts.scheme not in ("http", "https") or not parts.hostname:
-                    raise _fail(field, f"redirected to an unsupported URL: {url[:200]}")
-                if not self.allow_private:
-                    check_host(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80), field)
-                try:
-                    with client.stream("GET", url) as response:
-                        if response.is_redirect:
-                            url = urljoin(url, response.headers.get("location", ""))
-                            continue
-                        if response.status_code != 200:
-                            raise _fail(field, f"download failed with HTTP {response.status_code}")
-                        self._save(response, field, dest, max_bytes, deadline)
-                        return
-                except httpx.HTTPError as exc:
-                    raise _fail(field, f"download failed ({type(exc).__name__}: {exc})") from None
-        raise _fail(field, f"more than {MAX_REDIRECTS} redirects")
 
-    @staticmethod
-    def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, deadline: float) -> None:
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise _fail(field, f"the file is larger than {max_bytes // (1024 * 1024)} MB")
-        size = 0
-        with open(dest, "wb") as out:
-            for chunk in response.iter_bytes(CHUNK):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise _fail(field, f"the file is larger than {max_bytes // (1024 * 1024)} MB")
-                if time.monotonic() > deadline:
-                    raise _fail(field, f"the download took longer than {TOTAL_TIMEOUT_S:.0f} s")
-                out.write(chunk)
-        if size == 0:
-            raise _fail(field, "the file is empty")
+def download(url: str, field: str, dest: Path, max_bytes: int, policy: FetchPolicy) -> None:
+    deadline = time.monotonic() + policy.total_timeout_s
+    # A read timeout no longer than the whole budget; the deadline below ends slow trickles between reads.
+    timeout = httpx.Timeout(policy.connect_timeout_s, read=min(30.0, policy.total_timeout_s))
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            request = _pinned_request(client, url, policy, field)
+            try:
+                response = client.send(request, stream=True)
+                try:
+                    if response.is_redirect:
+                        location = response.headers.get("location", "")
+                        url = urljoin(url, location)
+                        continue
+                    if response.status_code != 200:
+                        raise _fail(field, f"download failed with HTTP {response.status_code}")
+                    _save(response, field, dest, max_bytes, deadline, policy.total_timeout_s)
+                    return
+                finally:
+                    response.close()
+            except httpx.TimeoutException:
+                raise _fail(field, "the download timed out") from None
+            except httpx.HTTPError as exc:
+                raise _fail(field, f"download failed ({type(exc).__name__}: {exc})") from None
+    raise _fail(field, f"more than {MAX_REDIRECTS} redirects")
+
+
+def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, deadline: float, budget: float) -> None:
+    # Over the size limit is an out-of-range input (InvalidParameter, as when probing), not a failed download.
+    too_big = TaskFailure(INVALID_PARAMETER, f"{field}: the file is larger than {max_bytes // (1024 * 1024)} MB")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_big
+    coding = response.headers.get("content-encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        raise _fail(field, f"the server sent the file with content coding {coding!r}; r2v asked for none")
+    size = 0
+    with open(dest, "wb") as out:
+        for chunk in response.iter_raw():  # as it arrives: a trickle still reaches the deadline check
+            if time.monotonic() > deadline:
+                raise _fail(field, f"the download took longer than {budget:g} s")
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_big
+            out.write(chunk)
+    if time.monotonic() > deadline:
+        raise _fail(field, f"the download took longer than {budget:g} s")
+    if size == 0:
+        raise _fail(field, "the file is empty")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+from PIL import Image
 
 from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
 from r2v.media.sniff import AUDIO_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, sniff
@@ -38,26 +39,58 @@ class MediaInfo:
 
 
 def probe(path: Path, field: str) -> MediaInfo:
+    """What the file is and its declared geometry and length. Sizes are read from headers first; a file is
+    decoded (to prove it is not truncated or corrupt) only when they are within the largest limit, so a header
+    declaring 100000x100000 pixels is refused without allocating them. Run it through media/sandbox.py for
+    untrusted files."""
     fmt = sniff(path)
     if fmt is None:
         raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: unrecognised file format")
     info = MediaInfo(format=fmt, size_bytes=path.stat().st_size)
     try:
-        with av.open(str(path)) as container:
-            video = next(iter(container.streams.video), None)
-            audio = next(iter(container.streams.audio), None)
-            info.has_video, info.has_audio = video is not None, audio is not None
-            if video is not None:
-                info.width, info.height = video.codec_context.width, video.codec_context.height
-            if container.duration:
-                info.duration_s = container.duration / av.time_base
-            elif video is not None and video.duration and video.time_base:
-                info.duration_s = float(video.duration * video.time_base)
-            elif audio is not None and audio.duration and audio.time_base:
-                info.duration_s = float(audio.duration * audio.time_base)
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        if fmt in IMAGE_FORMATS:
+            _probe_image(path, info)
+        else:
+            _probe_av(path, info)
+    except (av.error.FFmpegError, OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise TaskFailure(UNSUPPORTED_FILE_FORMAT, f"{field}: the {fmt} file cannot be decoded ({exc})") from None
     return info
+
+
+def _within_limits(info: MediaInfo) -> bool:
+    largest = max(IMAGE_SIDE[1], VIDEO_SIDE[1])
+    return 0 < info.width <= largest and 0 < info.height <= largest
+
+
+def _probe_image(path: Path, info: MediaInfo) -> None:
+    Image.MAX_IMAGE_PIXELS = None  # r2v's own side limits apply, checked on the header before any decoding
+    with Image.open(path) as image:  # reads the header only
+        info.width, info.height = image.size
+        info.has_video = True
+        if _within_limits(info):
+            image.load()  # a truncated or corrupt image fails here
+
+
+def _probe_av(path: Path, info: MediaInfo) -> None:
+    # Small probe budgets: the header is all that is needed, and a hostile file cannot make the probe read far.
+    with av.open(str(path), options={"probesize": str(8 * MB), "analyzeduration": "5000000"}) as container:
+        video = next(iter(container.streams.video), None)
+        audio = next(iter(container.streams.audio), None)
+        info.has_video, info.has_audio = video is not None, audio is not None
+        if video is not None:
+            info.width, info.height = video.codec_context.width, video.codec_context.height
+        if container.duration:
+            info.duration_s = container.duration / av.time_base
+        elif video is not None and video.duration and video.time_base:
+            info.duration_s = float(video.duration * video.time_base)
+        elif audio is not None and audio.duration and audio.time_base:
+            info.duration_s = float(audio.duration * audio.time_base)
+        stream = video if video is not None else audio
+        if stream is None or (video is not None and not _within_limits(info)):
+            return
+        for _ in container.decode(stream):  # one decoded frame proves the stream is real
+            return
+        raise ValueError(f"the {stream.type} stream holds no decodable frame")
 
 
 def _bad(field: str, reason: str) -> TaskFailure:

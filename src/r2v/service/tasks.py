@@ -9,8 +9,16 @@ import math
 import uuid
 from datetime import datetime
 
-from r2v.errors import INVALID_PARAMETER, MSG_CANCEL_NOT_PENDING, UNSUPPORTED_OPERATION, ApiError, invalid
+from r2v.errors import (
+    DATA_INSPECTION_FAILED,
+    INVALID_PARAMETER,
+    MSG_CANCEL_NOT_PENDING,
+    UNSUPPORTED_OPERATION,
+    ApiError,
+    invalid,
+)
 from r2v.media.fetch import INPUT_SCHEME
+from r2v.moderation import MSG_INPUT_REFUSED
 from r2v.protocol.validate import ParsedCreate, parse_create
 from r2v.service import views
 from r2v.storage.blobs import BlobStore, inputs_blob_dir
@@ -47,6 +55,8 @@ class TaskService:
 
     def create(self, owner: str, body: object, oss_resolve: bool, request_id: str) -> dict:
         parsed = parse_create(body, region=self.settings.region, oss_resolve=oss_resolve)
+        if self.parts.moderator is not None and self.parts.moderator.refuses_text(parsed.spec.prompt):
+            raise ApiError(400, DATA_INSPECTION_FAILED, MSG_INPUT_REFUSED)
         now = self.parts.clock.now_ms()
         self._check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())

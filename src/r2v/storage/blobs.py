@@ -44,6 +44,10 @@ class BlobStore(ABC):
     def scratch_dir(self) -> Path:
         """Where in-progress files go (same filesystem as the blobs, so renames are atomic)."""
 
+    @abstractmethod
+    def clear_scratch(self) -> None:
+        """Remove every in-progress file (at startup, when no render can be running)."""
+
 
 class LocalBlobStore(BlobStore):
     def __init__(self, root: Path):
@@ -63,7 +67,7 @@ class LocalBlobStore(BlobStore):
         try:
             os.replace(source, target)
         except OSError:  # another filesystem: copy to a temp file beside the target, then rename
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+            with tempfile.NamedTemporaryFile(dir=self.scratch_dir(), delete=False) as tmp:
                 with open(source, "rb") as src:
                     shutil.copyfileobj(src, tmp)
                 tmp.flush()
@@ -73,7 +77,7 @@ class LocalBlobStore(BlobStore):
     def put_bytes(self, name: str, data: bytes) -> None:
         target = self._path(name)
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        with tempfile.NamedTemporaryFile(dir=self.scratch_dir(), delete=False) as tmp:
             tmp.write(data)
             tmp.flush()
             os.fsync(tmp.fileno())
@@ -95,3 +99,7 @@ class LocalBlobStore(BlobStore):
 
     def scratch_dir(self) -> Path:
         return self.root / ".tmp"
+
+    def clear_scratch(self) -> None:
+        shutil.rmtree(self.scratch_dir(), ignore_errors=True)
+        self.scratch_dir().mkdir(exist_ok=True)

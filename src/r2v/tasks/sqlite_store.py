@@ -62,13 +62,14 @@ class SqliteTaskStore(TaskStore):
         )
         return cur.rowcount == 1
 
-    def claim_next(self, worker: str, now_ms: int, per_owner_running: int) -> Task | None:
+    def claim_next(self, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
+        limit = per_owner_running if per_owner_running is not None else -1  # -1: no cap
         with self.db.transaction() as conn:
             row = conn.execute(
                 """SELECT task_id FROM tasks AS t WHERE status = 'PENDING'
-                   AND (SELECT count(*) FROM tasks AS r WHERE r.owner = t.owner AND r.status = 'RUNNING') < ?
+                   AND (? < 0 OR (SELECT count(*) FROM tasks AS r WHERE r.owner = t.owner AND r.status = 'RUNNING') < ?)
                    ORDER BY submit_ms, rowid LIMIT 1""",
-                (per_owner_running,),
+                (limit, limit),
             ).fetchone()
             if row is None:
                 return None
@@ -103,6 +104,14 @@ class SqliteTaskStore(TaskStore):
             sql += " AND attempt = ?"
             params += (attempt,)
         return self.db.execute(sql, params).rowcount == 1
+
+    def fail_overdue(self, worker: str, started_before_ms: int, now_ms: int, message: str) -> bool:
+        cur = self.db.execute(
+            """UPDATE tasks SET status = 'FAILED', end_ms = ?, code = ?, message = ?, worker = NULL
+               WHERE worker = ? AND status = 'RUNNING' AND scheduled_ms < ?""",
+            (now_ms, INTERNAL_ERROR, message, worker, started_before_ms),
+        )
+        return cur.rowcount > 0
 
     def delete_finished_before(self, before_ms: int) -> list[str]:
         # Measured from the end of the task when it has one: its result URL is valid 24 h from then.

@@ -23,7 +23,7 @@ class TaskStore(ABC):
         """PENDING -> CANCELED atomically; False if the task is not PENDING (or not the owner's)."""
 
     @abstractmethod
-    def claim_next(self, worker: str, now_ms: int, per_owner_running: int) -> Task | None:
+    def claim_next(self, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
         """Atomically move the oldest runnable PENDING task to RUNNING and return it (attempt incremented)."""
 
     @abstractmethod
@@ -36,6 +36,11 @@ class TaskStore(ABC):
     @abstractmethod
     def fail(self, task_id: str, attempt: int | None, now_ms: int, code: str, message: str) -> bool:
         """RUNNING -> FAILED (attempt None: whatever the attempt)."""
+
+    @abstractmethod
+    def fail_overdue(self, worker: str, started_before_ms: int, now_ms: int, message: str) -> bool:
+        """The task `worker` runs, if it started before `started_before_ms`: RUNNING -> FAILED (InternalError).
+        True if there was one."""
 
     @abstractmethod
     def delete_finished_before(self, before_ms: int) -> list[str]:

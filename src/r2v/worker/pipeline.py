@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2v.engines.base import Asset, Engine, Progress, RenderJob
-from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
+from r2v.errors import DATA_INSPECTION_FAILED, INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
 from r2v.media import probe as probing
 from r2v.media.fetch import INPUT_SCHEME, MediaResolver
+from r2v.media.sandbox import SandboxLimits, probe_isolated
+from r2v.moderation import MSG_OUTPUT_REFUSED, Moderator
 from r2v.protocol import catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.service import billing
@@ -26,6 +28,16 @@ class Outcome:
     result_name: str
     usage: dict
     actual_prompt: str | None
+
+
+@dataclass(frozen=True)
+class JobRules:
+    """What a job is checked against besides the request: the server's region, how untrusted files are probed,
+    and the moderation hook (None: off)."""
+
+    region: str = catalog.DEFAULT_REGION
+    probe_limits: SandboxLimits = SandboxLimits()
+    moderator: Moderator | None = None
 
 
 @dataclass
@@ -43,14 +55,14 @@ def run_job(
     blobs: BlobStore,
     engine: Engine,
     progress: Progress,
-    region: str = catalog.DEFAULT_REGION,
+    rules: JobRules = JobRules(),
 ) -> Outcome:
     workdir = blobs.scratch_dir() / f"job-{task_id}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
-        inputs = _resolve_all(spec, resolver, workdir)
-        _check_kinds(spec, inputs, region)
+        inputs = _resolve_all(spec, resolver, workdir, rules.probe_limits)
+        _check_kinds(spec, inputs, rules.region)
         width, height, ratio = _output_size(spec, inputs)
         assets = _assets(spec, inputs)
         first = next((i.path for i in inputs if i.ref.kind == FIRST_FRAME), None)
@@ -70,6 +82,11 @@ def run_job(
         result = engine.render(job, out, progress)
         if result.frames != job.frames:
             raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
+        actual = (
+            _actual_prompt(spec, result.timeline) if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
+        )
+        if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
+            raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id)
         blobs.put_file(name, out)
         usage = billing.usage(
@@ -82,16 +99,14 @@ def run_job(
             [a.info.duration_s for a in assets if a.kind == "video"],
             len(assets),
         )
-        actual = (
-            _actual_prompt(spec, result.timeline) if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
-        )
         return Outcome(result_name=name, usage=usage, actual_prompt=actual)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path) -> list[_Input]:
-    """Fetch every input concurrently, then probe it; the first failure in request order is reported."""
+def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:
+    """Fetch every input concurrently, then probe it in the sandbox; the first failure in request order is
+    reported."""
     jobs: list[tuple[MediaRef, str, str, int]] = []  # (ref, url, field, byte limit); a voice follows its ref
     for ref in spec.media:
         limit = probing.IMAGE_MAX_BYTES if ref.kind in (FIRST_FRAME, REFERENCE_IMAGE) else probing.VIDEO_MAX_BYTES
@@ -102,7 +117,7 @@ def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path) -> list[
     def fetch(index: int) -> tuple[Path, probing.MediaInfo]:
         _, url, field, limit = jobs[index]
         path = resolver.resolve(url, field, workdir / f"input-{index}", limit)
-        info = probing.probe(path, field)
+        info = probe_isolated(path, field, limits)
         _check_declared_type(url, info, field)
         return path, info
 

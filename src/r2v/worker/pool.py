@@ -3,7 +3,11 @@
 Renders run in their own processes (lower CPU priority), so the API stays responsive while a video is made.
 Each worker claims tasks atomically from the database. A supervisor thread in the server restarts a worker
 that died and puts its task back in the queue; a worker dies with the server (PR_SET_PDEATHSIG), so after a
-kill -9 of the server, the next start finds the task RUNNING with no one on it and runs it again."""
+kill -9 of the server, the next start finds the task RUNNING with no one on it and runs it again.
+
+A render is bounded: each worker runs under an address-space limit (R2V_WORKER_MEMORY_MB), and the supervisor
+fails a task that runs longer than R2V_TASK_TIMEOUT_S and kills its worker, since a decoder stuck in C code
+cannot be interrupted any other way."""
 
 from __future__ import annotations
 
@@ -11,12 +15,14 @@ import ctypes
 import logging
 import multiprocessing as mp
 import os
+import resource
 import signal
 import threading
 import time
 
 from r2v.clock import Clock
 from r2v.config import Settings
+from r2v.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
@@ -30,6 +36,14 @@ def _die_with_parent() -> None:
         pass
 
 
+def _limit_memory(megabytes: int) -> None:
+    limit = megabytes * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
     _die_with_parent()
     if os.getppid() != parent_pid:
@@ -38,6 +52,7 @@ def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
         os.nice(10)
     except OSError:
         pass
+    _limit_memory(settings.worker_memory_mb)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
     from r2v.wiring import build_runner  # imported here: engines load in the worker, never in the API process
 
@@ -52,10 +67,10 @@ def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, clock: Clock, requeue):
+    def __init__(self, settings: Settings, clock: Clock, store: TaskStore):
         self.settings = settings
         self.clock = clock
-        self._requeue = requeue  # callable(worker name): put that worker's RUNNING task back
+        self.store = store
         self._ctx = mp.get_context("spawn")
         self._procs: dict[str, mp.Process] = {}
         self._stop = threading.Event()
@@ -77,10 +92,25 @@ class WorkerPool:
     def _watch(self) -> None:
         while not self._stop.wait(0.5):
             for name, proc in list(self._procs.items()):
-                if not proc.is_alive() and not self._stop.is_set():
+                if self._stop.is_set():
+                    return
+                if proc.is_alive() and self._overdue(name):
+                    proc.kill()
+                    proc.join(timeout=5)
+                if not proc.is_alive():
                     log.warning("%s exited with %s; requeueing its task and restarting it", name, proc.exitcode)
-                    self._requeue(name)
+                    self.store.requeue_running(self.clock.now_ms(), name)
                     self._spawn(name)
+
+    def _overdue(self, name: str) -> bool:
+        """Fail the task `name` runs if it is past the time limit (the caller then kills the worker)."""
+        now = self.clock.now_ms()
+        limit_s = self.settings.task_timeout_s
+        message = f"rendering took longer than the {limit_s:g} s limit (R2V_TASK_TIMEOUT_S)"
+        if self.store.fail_overdue(name, now - int(limit_s * 1000), now, message):
+            log.warning("%s: its task ran past %g s; failing it and restarting the worker", name, limit_s)
+            return True
+        return False
 
     def stop(self) -> None:
         self._stop.set()

@@ -7,19 +7,19 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from r2v.clock import Clock
 from r2v.engines import get_engine
 from r2v.engines.base import Engine
 from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
-from r2v.media.fetch import MediaResolver
+from r2v.media.fetch import FetchPolicy, MediaResolver
 from r2v.protocol.job import JobSpec
 from r2v.storage.blobs import BlobStore
 from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.model import Task
 from r2v.tasks.store import TaskStore
-from r2v.worker.pipeline import run_job
+from r2v.worker.pipeline import JobRules, run_job
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ class TaskRunner:
     uploads: UploadRegistry
     clock: Clock
     engines: dict[str, str]
-    allow_private_urls: bool = False
-    region: str = "cn-beijing"
+    fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
+    rules: JobRules = field(default_factory=JobRules)
 
     def __post_init__(self) -> None:
         self._engines: dict[str, Engine] = {}
@@ -50,7 +50,7 @@ class TaskRunner:
             uploads=self.uploads,
             owner=task.owner,
             now_ms=self.clock.now_ms(),
-            allow_private=self.allow_private_urls,
+            policy=self.fetch_policy,
         )
         last = {"value": 0, "at": 0.0}
 
@@ -63,7 +63,13 @@ class TaskRunner:
 
         try:
             outcome = run_job(
-                task.task_id, spec, resolver, self.blobs, self.engine_for(task.model), progress, self.region
+                task.task_id,
+                spec,
+                resolver,
+                self.blobs,
+                self.engine_for(task.model),
+                progress,
+                self.rules,
             )
         except TaskFailure as failure:
             log.info("task %s failed: %s", task.task_id, failure)
