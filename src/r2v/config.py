@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -35,6 +36,17 @@ def _env_float(name: str, default: float) -> float:
     return value
 
 
+def _private_networks() -> tuple[str, ...]:
+    if _env_flag("R2V_ALLOW_PRIVATE_URLS") or os.environ.get("R2V_ALLOW_PRIVATE_URLS", "").strip().lower() in (
+        "0",
+        "false",
+        "no",
+        "off",
+    ):
+        return ()
+    return _env_list("R2V_ALLOW_PRIVATE_URLS")
+
+
 def _engine_map() -> dict[str, str]:
     """R2V_ENGINES="wan2.7-r2v=wan,wan2.6-r2v=reel": which engine renders which model (default: reel)."""
     mapping = dict.fromkeys(MODELS, DEFAULT_ENGINE)
@@ -54,7 +66,9 @@ class Settings:
     region: str = DEFAULT_REGION
     public_url: str | None = None  # base of video_url / upload_host; default: the Host the client used
     api_keys: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_API_KEYS"))
+    # R2V_ALLOW_PRIVATE_URLS: "1" lets downloads reach any address; a list of networks, only those.
     allow_private_urls: bool = field(default_factory=lambda: _env_flag("R2V_ALLOW_PRIVATE_URLS"))
+    private_url_networks: tuple[str, ...] = field(default_factory=_private_networks)
     engines: dict[str, str] = field(default_factory=_engine_map)
     # Downloads of input URLs (media/fetch.py).
     url_allow_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_URL_ALLOW_HOSTS"))
@@ -79,14 +93,20 @@ class Settings:
             raise ValueError(f"unknown region {self.region!r}; one of {', '.join(REGIONS)}")
         if self.workers < 1:
             raise ValueError("--workers must be at least 1")
+        self.fetch_policy()  # a bad network list is a startup error, not a failed task later
 
     @property
     def max_running_per_key(self) -> int | None:
         return self.rate_limits.running
 
     def fetch_policy(self) -> FetchPolicy:
+        try:
+            networks = tuple(ipaddress.ip_network(n, strict=False) for n in self.private_url_networks)
+        except ValueError as exc:
+            raise ValueError(f"R2V_ALLOW_PRIVATE_URLS: {exc}") from None
         return FetchPolicy(
             allow_private=self.allow_private_urls,
+            private_networks=networks,
             allow_hosts=tuple(h.lower().rstrip(".") for h in self.url_allow_hosts),
             connect_timeout_s=self.fetch_connect_timeout_s,
             total_timeout_s=self.fetch_timeout_s,

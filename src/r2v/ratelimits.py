@@ -55,7 +55,7 @@ class RateLimits:
 
 
 class RateLimiter:
-    """Token buckets holding one second's worth of requests, refilled continuously; thread-safe."""
+    """Token buckets holding one second's worth of requests (at least one), refilled continuously; thread-safe."""
 
     def __init__(self, limits: RateLimits, clock: Clock):
         self.limits = limits
@@ -69,9 +69,10 @@ class RateLimiter:
         if rate is None:
             return
         now = self.clock.now_ms()
+        capacity = max(1.0, float(rate))
         with self._lock:
-            tokens, at = self._buckets.get((owner, action), (float(rate), now))
-            tokens = min(float(rate), tokens + max(0, now - at) * rate / 1000)
+            tokens, at = self._buckets.get((owner, action), (capacity, now))
+            tokens = min(capacity, tokens + max(0, now - at) * rate / 1000)
             if tokens < 1:
                 self._buckets[(owner, action)] = (tokens, now)
                 raise ApiError(429, THROTTLED, MSG_THROTTLED)

@@ -4,8 +4,9 @@ Remote (http/https) inputs come from strangers, so a download:
 - resolves the host once, refuses it if any address is not globally routable (loopback, private, link-local,
   CGNAT, multicast, reserved, IPv4-mapped forms of those), and then connects to that very address, so a DNS
   answer that changes between the check and the connection (DNS rebinding) cannot redirect it inward; the same
-  on every redirect (at most 3). R2V_ALLOW_PRIVATE_URLS=1 lifts the address check for local use, and
-  R2V_URL_ALLOW_HOSTS narrows the hosts that may be fetched at all;
+  on every redirect (at most 3). R2V_ALLOW_PRIVATE_URLS=1 lifts the address check for local use (or, given
+  networks such as "10.1.0.0/16", for those only), and R2V_URL_ALLOW_HOSTS narrows the hosts that may be
+  fetched at all;
 - streams to disk with the size cap applied while it arrives, under a connect timeout and a total deadline
   that also ends a server trickling bytes forever;
 - asks for the body without content coding, so a small compressed answer cannot inflate in memory.
@@ -57,10 +58,18 @@ class FetchPolicy:
     """Where downloads may go and how long they may take (see config.Settings for the environment names)."""
 
     allow_private: bool = False
+    # Non-public networks downloads may still reach (an internal CDN, say), when allow_private is off.
+    private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
     allow_hosts: tuple[str, ...] = ()  # empty: any public host; else only these names (and their subdomains)
     connect_timeout_s: float = 10.0
     total_timeout_s: float = 120.0
     resolve: Resolve = field(default=system_resolve, compare=False)
+
+    def address_allowed(self, address: str) -> bool:
+        if self.allow_private or address_is_public(address):
+            return True
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        return any(ip in net for net in self.private_networks if ip.version == net.version)
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower().rstrip(".")
@@ -77,10 +86,9 @@ def pinned_address(host: str, port: int, policy: FetchPolicy, field: str) -> str
         raise _fail(field, f"cannot resolve host {host!r} ({getattr(exc, 'strerror', None) or exc})") from None
     if not addresses:
         raise _fail(field, f"cannot resolve host {host!r}")
-    if not policy.allow_private:
-        for address in addresses:
-            if not address_is_public(address):
-                raise _fail(field, f"the URL's host {host!r} resolves to a non-public address ({address}); refused")
+    for address in addresses:
+        if not policy.address_allowed(address):
+            raise _fail(field, f"the URL's host {host!r} resolves to a non-public address ({address}); refused")
     return addresses[0]
 
 
