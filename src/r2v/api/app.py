@@ -11,7 +11,7 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from r2v.api import responses
+from r2v.api import openapi, responses
 from r2v.api.auth import authenticate
 from r2v.errors import (
     ACCESS_DENIED,
@@ -35,6 +35,7 @@ CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 
 def create_app(parts: Components, workers_alive: Callable[[], int] | None = None) -> FastAPI:
     app = FastAPI(title="r2v", version="0.1.0", docs_url=None, redoc_url=None)
+    app.openapi = lambda: _openapi_document(app)
     app.add_exception_handler(ApiError, responses.on_api_error)
     app.add_exception_handler(StarletteHTTPException, responses.on_http_error)
     app.add_exception_handler(RequestValidationError, responses.on_validation_error)
@@ -57,7 +58,7 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
         host = request.headers.get("host") or f"{settings.host}:{settings.port}"
         return f"{request.url.scheme}://{host}"
 
-    @app.post(CREATE_PATH)
+    @app.post(CREATE_PATH, openapi_extra=openapi.CREATE)
     async def create_task(request: Request) -> Response:
         owner = caller(request, "submit")
         if request.headers.get("x-dashscope-async", "").lower() != "enable":
@@ -68,7 +69,7 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
         return responses.json_response(answer)
 
     @app.get("/api/v1/tasks/{task_id}")
-    @app.get("/api/v1/tasks/{task_id}/")
+    @app.get("/api/v1/tasks/{task_id}/", include_in_schema=False)
     async def query_task(task_id: str, request: Request) -> Response:
         owner = caller(request, "query")
         return responses.json_response(tasks.query(owner, task_id, new_request_id(), base_url(request)))
@@ -78,13 +79,13 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
         owner = caller(request, "cancel")
         return responses.json_response(tasks.cancel(owner, task_id, new_request_id()))
 
-    @app.get("/api/v1/tasks")
-    @app.get("/api/v1/tasks/")
+    @app.get("/api/v1/tasks", openapi_extra=openapi.LIST)
+    @app.get("/api/v1/tasks/", include_in_schema=False)
     async def list_tasks(request: Request) -> Response:
         owner = caller(request, "list")
         return responses.json_response(tasks.list(owner, dict(request.query_params), new_request_id()))
 
-    @app.get("/api/v1/uploads")
+    @app.get("/api/v1/uploads", openapi_extra=openapi.POLICY)
     async def upload_policy(request: Request) -> Response:
         owner = caller(request, "policy")
         q = request.query_params
@@ -107,7 +108,8 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
             await run_in_threadpool(uploads.accept, fields, stream)
         return Response(status_code=200)
 
-    @app.api_route(FILES_PATH + "{name:path}", methods=["GET", "HEAD"])
+    @app.get(FILES_PATH + "{name:path}")
+    @app.head(FILES_PATH + "{name:path}", include_in_schema=False)
     async def result_file(name: str, request: Request) -> Response:
         path = FILES_PATH + name
         verdict = parts.signer.verify(
@@ -139,6 +141,18 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
     return app
 
 
+def _openapi_document(app: FastAPI) -> dict:
+    """FastAPI's document plus the bearer-key scheme every task route needs (built once, then cached)."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        document.setdefault("components", {})["securitySchemes"] = openapi.SECURITY
+        document["security"] = [{"ApiKey": []}]
+        app.openapi_schema = document
+    return app.openapi_schema
+
+
 async def _read_limited(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -156,12 +170,20 @@ def _parse_json(raw: bytes) -> object:
     if not raw.strip():
         raise ApiError(400, INVALID_PARAMETER, "body: the request body is empty; a JSON object is required")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_constant=_refuse_constant)
+        # A lone surrogate (\ud800) parses, but no UTF-8 store or log can take it: refuse it here.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeError:
+        raise ApiError(400, INVALID_PARAMETER, "body: a string holds an unpaired surrogate escape") from None
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, INVALID_PARAMETER, f"body: malformed JSON ({str(exc)[:120]})") from None
     if _depth(body) > MAX_JSON_DEPTH:
         raise ApiError(400, INVALID_PARAMETER, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
     return body
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def _depth(value: object, level: int = 1) -> int:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from r2v.errors import UNSUPPORTED_FILE_FORMAT, TaskFailure
+from r2v.lifetime import die_with_parent
 
 MB = 1024 * 1024
 MEMORY_EXIT = 3  # the child's exit status when the memory limit stopped it
@@ -30,6 +31,7 @@ class SandboxLimits:
 
 def _limit_self(memory_mb: int, cpu_s: int) -> None:
     """In the child, before any decoder is loaded (a preexec_fn is unsafe in the threaded worker)."""
+    die_with_parent()  # a worker killed mid-probe takes its probe with it
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -11,29 +11,19 @@ cannot be interrupted any other way."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing as mp
 import os
 import resource
-import signal
 import threading
 import time
 
 from r2v.clock import Clock
 from r2v.config import Settings
+from r2v.lifetime import die_with_parent
 from r2v.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:  # not Linux: fall back on the parent-pid check in the loop
-        pass
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -45,7 +35,7 @@ def _limit_memory(megabytes: int) -> None:
 
 
 def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent_pid:
         return
     try:

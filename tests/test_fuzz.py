@@ -1,0 +1,141 @@
+"""Property-based tests of the request handling: whatever a client sends, the answer is 200 or a 4xx in the
+DashScope envelope, never a 500 or a traceback. Hypothesis drives the create body directly; schemathesis
+drives every task route from the served OpenAPI document. Both are derandomised, so a run is repeatable."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from r2v.api.app import create_app
+from r2v.clock import FakeClock
+from r2v.config import Settings
+from r2v.ratelimits import RateLimits
+from r2v.wiring import build
+from tests.conftest import KEY
+
+CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+REPEATABLE = settings(derandomize=True, database=None, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+PARTS = build(
+    Settings(data_dir=Path(tempfile.mkdtemp(prefix="r2v-fuzz-")), api_keys=(KEY,), rate_limits=RateLimits.off()),
+    FakeClock(),
+)
+APP = create_app(PARTS)
+CLIENT = TestClient(APP, base_url="http://r2v.test", raise_server_exceptions=False)
+
+VALID = {"model": "wan2.7-r2v",
+         "input": {"prompt": "图1 and 视频1 meet", "negative_prompt": "blur",
+                   "media": [{"type": "reference_image", "url": "https://example.com/a.png",
+                              "reference_voice": "https://example.com/a.wav"},
+                             {"type": "reference_video", "url": "https://example.com/b.mp4"}]},
+         "parameters": {"resolution": "720P", "ratio": "16:9", "duration": 5, "prompt_extend": True,
+                        "watermark": False, "seed": 42}}  # fmt: skip
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+
+
+def _assert_answered(response) -> None:
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    if response.status_code == 200:
+        assert body["output"]["task_status"] in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
+    else:
+        assert set(body) == {"code", "message", "request_id"}
+        assert "Traceback" not in body["message"]
+
+
+def _paths(value, prefix=()):
+    """Every place in a JSON document, as a key path."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _paths(child, (*prefix, index))
+
+
+def _replace(document, path, value):
+    if not path:
+        return value
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+ALL_PATHS = list(_paths(VALID))
+
+
+@settings(REPEATABLE, max_examples=300)
+@given(body=json_values)
+def test_any_json_body_is_answered_in_the_envelope(body):
+    _assert_answered(CLIENT.post(CREATE, json=body, headers=HEADERS))
+
+
+@settings(REPEATABLE, max_examples=400)
+@given(path=st.sampled_from(ALL_PATHS), value=json_values)
+def test_a_valid_body_with_any_one_part_replaced_is_answered_in_the_envelope(path, value):
+    _assert_answered(CLIENT.post(CREATE, json=_replace(VALID, path, value), headers=HEADERS))
+
+
+@settings(REPEATABLE, max_examples=200)
+@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+@example(raw=json.dumps(VALID).replace("blur", "\\ud800").encode())  # a lone surrogate escape
+@example(raw=json.dumps(VALID).replace("42", "Infinity").encode())
+@example(raw=json.dumps(VALID).replace("42", "NaN").encode())
+def test_any_bytes_are_answered_in_the_envelope(raw):
+    _assert_answered(CLIENT.post(CREATE, content=raw, headers=HEADERS))
+
+
+def test_duplicate_keys_are_decided_by_the_last_one():
+    """Like most JSON parsers (and the cloud's), the last of repeated keys wins: the same answer every time."""
+    body = json.dumps(VALID)[1:]
+    last_valid = '{"model": "no-such-model", ' + body
+    last_invalid = "{" + body[:-1] + ', "model": "no-such-model"}'
+    assert CLIENT.post(CREATE, content=last_valid.encode(), headers=HEADERS).status_code == 200
+    refused = CLIENT.post(CREATE, content=last_invalid.encode(), headers=HEADERS)
+    assert refused.status_code == 400 and refused.json()["message"] == "Model not exist."
+
+
+def test_long_prompts_are_truncated_at_the_spec_lengths():
+    body = _replace(_replace(VALID, ("input", "prompt"), "图1 " + "长" * 6000), ("input", "negative_prompt"), "n" * 900)
+    task_id = CLIENT.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+    task = PARTS.tasks.get(task_id)
+    assert len(task.orig_prompt) == 5000
+    assert len(json.loads(task.spec_json)["negative_prompt"]) == 500
+
+
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP).include(path_regex="^/api/v1/(services|tasks)")
+
+
+@schema.parametrize()
+@settings(REPEATABLE, max_examples=40)
+def test_openapi_routes_never_answer_5xx(case):
+    _assert_envelope_or_answer(case.call(headers=HEADERS))
+
+
+def _assert_envelope_or_answer(response) -> None:
+    assert response.status_code < 500, response.text
+    assert response.headers["content-type"][0].startswith("application/json")  # schemathesis: lists of values
+    body = response.json()
+    if response.status_code >= 400:
+        assert set(body) == {"code", "message", "request_id"}
+    else:
+        assert "request_id" in body

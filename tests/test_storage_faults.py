@@ -1,0 +1,67 @@
+"""A data dir that cannot be written, or a full disk, fails the affected task with InternalError; the server
+keeps answering, and once the fault is gone the next task succeeds."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import httpx
+import pytest
+
+from tests.conftest import KEY
+from tests.helpers import ServerProcess, wait_status
+
+CREATE = "/services/aigc/video-generation/video-synthesis"
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+
+
+def _run_task(server: ServerProcess, url: str) -> dict:
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
+            "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    answer = httpx.post(server.api + CREATE, json=body, headers=HEADERS)
+    assert answer.status_code == 200, answer.text
+    task_id = answer.json()["output"]["task_id"]
+    return wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"],
+                       {"SUCCEEDED", "FAILED"})  # fmt: skip
+
+
+def _assert_serving(server: ServerProcess) -> None:
+    assert httpx.get(server.base + "/healthz").json()["status"] == "ok"
+    assert httpx.get(server.api + "/tasks", headers=HEADERS).status_code == 200
+
+
+def test_unwritable_results_dir_fails_the_task_not_the_server(tmp_path, media):
+    server = ServerProcess(tmp_path / "data", KEY).start()
+    try:
+        results = tmp_path / "data" / "files" / "results"
+        shutil.rmtree(results, ignore_errors=True)
+        results.write_bytes(b"a file where the results directory should be")  # even root cannot write into it
+        failed = _run_task(server, media.url("girl.png"))
+        assert failed["task_status"] == "FAILED" and failed["code"] == "InternalError", failed
+        _assert_serving(server)
+        results.unlink()
+        assert _run_task(server, media.url("girl.png"))["task_status"] == "SUCCEEDED"
+    finally:
+        server.stop()
+    assert "Traceback" in server.log_path.read_text()  # the cause is logged for the operator, not sent
+
+
+def test_full_disk_fails_the_task_not_the_server(tmp_path, media):
+    files = tmp_path / "data" / "files"
+    files.mkdir(parents=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(files)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.decode().strip()}")
+    server = ServerProcess(tmp_path / "data", KEY).start()
+    try:
+        filler = files / "filler"  # fill the disk but for 64 KB: less than any 720P video
+        filler.write_bytes(b"\0" * (shutil.disk_usage(files).free - 65536))
+        failed = _run_task(server, media.url("girl.png"))
+        assert failed["task_status"] == "FAILED" and failed["code"] == "InternalError", failed
+        _assert_serving(server)
+        filler.unlink()
+        assert _run_task(server, media.url("girl.png"))["task_status"] == "SUCCEEDED"
+    finally:
+        server.stop()
+        subprocess.run(["umount", "-l", str(files)], capture_output=True)
