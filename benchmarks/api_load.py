@@ -24,36 +24,11 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.rawhttp import RawClient  # noqa: E402
 from tests.helpers import ServerProcess  # noqa: E402
 
 KEY = "sk-bench"
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
-
-
-class RawClient:
-    """A minimal HTTP/1.1 keep-alive client: the load generator must cost less CPU than the server it measures."""
-
-    def __init__(self, port: int):
-        self.port = port
-        self.reader = self.writer = None
-
-    async def connect(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
-
-    async def request(self, method: str, path: str, body: bytes = b"", headers: str = "") -> int:
-        head = (f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nAuthorization: Bearer {KEY}\r\n"
-                f"{headers}Content-Length: {len(body)}\r\n\r\n")  # fmt: skip
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while True:
-            line = await self.reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await self.reader.readexactly(length)
-        return int(status_line.split()[1])
 
 
 async def _phase(port: int, clients: int, seconds: float, make_request) -> dict:
@@ -62,18 +37,18 @@ async def _phase(port: int, clients: int, seconds: float, make_request) -> dict:
     stop_at = time.perf_counter() + seconds
 
     async def one_client(n: int) -> None:
-        client = RawClient(port)
+        client = RawClient(port, KEY)
         await client.connect()
         i = n
         while time.perf_counter() < stop_at:
             method, path, body, headers = make_request(i)
             started = time.perf_counter()
-            status = await client.request(method, path, body, headers)
+            status, _ = await client.request(method, path, body, headers)
             latencies.append(time.perf_counter() - started)
             if status != 200:
                 errors[status] = errors.get(status, 0) + 1
             i += clients
-        client.writer.close()
+        client.close()
 
     began = time.perf_counter()
     await asyncio.gather(*(one_client(n) for n in range(clients)))
@@ -88,7 +63,7 @@ async def _phase(port: int, clients: int, seconds: float, make_request) -> dict:
     }
 
 
-def _create_body(media_url: str, resolution: str = "720P", duration: int = 2) -> bytes:
+def create_body(media_url: str, resolution: str = "720P", duration: int = 2) -> bytes:
     return json.dumps({"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
         {"type": "reference_image", "url": media_url}]}, "parameters": {"resolution": resolution, "duration": duration}}
     ).encode()  # fmt: skip
@@ -111,10 +86,10 @@ def main() -> int:
         headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
         try:
             # Long renders queued first, so that one is always running while we measure.
-            long_body = _create_body(media.url("room.png"), "1080P", 10)
+            long_body = create_body(media.url("room.png"), "1080P", 10)
             for _ in range(12):
                 httpx.post(server.base + CREATE, content=long_body, headers=headers)
-            ids = [httpx.post(server.base + CREATE, content=_create_body(media.url("girl.png")), headers=headers)
+            ids = [httpx.post(server.base + CREATE, content=create_body(media.url("girl.png")), headers=headers)
                    .json()["output"]["task_id"] for _ in range(200)]  # fmt: skip
             time.sleep(1.0)
 
@@ -125,10 +100,10 @@ def main() -> int:
             def query(i):
                 return "GET", f"/api/v1/tasks/{ids[i % len(ids)]}", b"", ""
 
-            create_body = _create_body(media.url("girl.png"))
+            girl_body = create_body(media.url("girl.png"))
 
             def create(i):
-                return "POST", CREATE, create_body, "X-DashScope-Async: enable\r\nContent-Type: application/json\r\n"
+                return "POST", CREATE, girl_body, "X-DashScope-Async: enable\r\nContent-Type: application/json\r\n"
 
             results = {"query": [], "create": []}
             for run in range(args.runs):

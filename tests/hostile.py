@@ -107,6 +107,7 @@ def make_corpus(root: Path, valid_png: Path) -> Path:
     mp3(root / "voice.mp3")
     wav(root / "hour.wav", 3600)
     wav(root / "twelve.wav", 12)
+    wav(root / "no-samples.wav", 0)
     video(root / "long.mp4", 31)
     image(root / "wide-8001.png", 8001, 1001)
     image(root / "thin-239.png", 239, 400)

@@ -72,6 +72,8 @@ def _cases(host: HostileServer, root) -> list[tuple[str, dict, str, str, str]]:
         ("one-hour wav", voice("hour.wav"), PARAM, VOICE_FIELD, "larger than 15 MB"),
         ("12 s wav", voice("twelve.wav"), PARAM, VOICE_FIELD, "duration 12.00 s is outside 1..10 s"),
         ("image as a voice", voice("girl.png"), FORMAT, VOICE_FIELD, "expected audio"),
+        ("silent mp4 as a voice", voice("long.mp4"), FORMAT, VOICE_FIELD, "expected audio (WAV, MP3), got mp4"),
+        ("wav without samples", voice("no-samples.wav"), FORMAT, VOICE_FIELD, "cannot be decoded"),
         ("31 s video", _video(host.url("long.mp4")), PARAM, FIELD, "duration 31.00 s is outside 1..30 s"),
         ("8001 px image", _image(host.url("wide-8001.png")), PARAM, FIELD, "width 8001 px is above the maximum"),
         ("239 px image", _image(host.url("thin-239.png")), PARAM, FIELD, "width 239 px is below the minimum"),

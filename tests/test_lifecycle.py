@@ -226,3 +226,19 @@ def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, 
     clock.advance(24 * 3600)
     assert janitor.sweep() == (1, 1)
     assert not any((files / "uploads").rglob("*.png"))
+
+
+def test_inputs_of_an_interrupted_create_are_removed_at_startup(stack, assets):
+    """A create that saved its data-URI inputs but died before writing its task row leaves files no task owns;
+    the janitor removes them when the server starts (and keeps the inputs of real tasks)."""
+    from r2v.service.janitor import Janitor
+    from r2v.storage.blobs import inputs_blob_dir
+
+    parts, client, _, _ = stack
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
+        {"type": "reference_image", "url": data_uri(assets["girl"])}]},
+        "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    kept = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+    parts.blobs.put_bytes(f"{inputs_blob_dir('4b9e2c1a-dead-4bee-8000-000000000000')}/input.png", b"half a create")
+    assert Janitor(parts).remove_orphan_inputs() == 1
+    assert parts.blobs.children("inputs") == [kept]

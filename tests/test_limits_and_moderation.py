@@ -12,6 +12,7 @@ from r2v.moderation import WordListModerator
 from r2v.ratelimits import RateLimits
 from r2v.wiring import build, runner_for
 from tests.conftest import KEY, OTHER_KEY
+from tests.helpers import ServerProcess
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 
@@ -64,6 +65,26 @@ def test_default_limits_are_the_clouds(tmp_path, media, monkeypatch):
     assert client.get(f"/api/v1/tasks/{task_id}", headers=_headers()).status_code == 200
     # A bad key is told so (401), not throttled.
     assert client.get("/api/v1/tasks", headers=_headers("sk-nope")).status_code == 401
+
+
+def test_the_sdk_sees_the_429(tmp_path, media):
+    """Through the official SDK: over the submission limit, the call answers 429 Throttling.RateQuota."""
+    from dashscope import VideoSynthesis
+
+    server = ServerProcess(tmp_path / "data", KEY, env={"R2V_RATE_LIMITS": "submit=0.01"}).start()
+    try:
+        import dashscope
+
+        previous, dashscope.base_http_api_url = dashscope.base_http_api_url, server.api
+        media_list = [{"type": "reference_image", "url": media.url("girl.png")}]
+        first = VideoSynthesis.async_call(api_key=KEY, model="wan2.7-r2v", prompt="图1", media=media_list)
+        second = VideoSynthesis.async_call(api_key=KEY, model="wan2.7-r2v", prompt="图1", media=media_list)
+        assert first.status_code == 200
+        assert second.status_code == 429 and second.code == "Throttling.RateQuota"
+        assert second.message == "Requests rate limit exceeded, please try again later."
+    finally:
+        dashscope.base_http_api_url = previous
+        server.stop()
 
 
 def test_limits_switch_off_and_parse(tmp_path, media, monkeypatch):

@@ -8,7 +8,7 @@ import logging
 import threading
 
 from r2v.service.tasks import RETENTION_MS
-from r2v.storage.blobs import inputs_blob_dir, result_blob
+from r2v.storage.blobs import INPUTS_DIR, inputs_blob_dir, result_blob
 from r2v.wiring import Components
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,16 @@ class Janitor:
             log.info("retention: deleted %d task(s) and %d upload(s)", len(task_ids), len(uploads))
         return len(task_ids), len(uploads)
 
+    def remove_orphan_inputs(self) -> int:
+        """Inputs saved by a create whose task row never got written (the server died in between). Run at
+        startup only, before the API takes requests: a create in progress would look the same."""
+        orphans = [t for t in self.parts.blobs.children(INPUTS_DIR) if self.parts.tasks.get(t) is None]
+        for task_id in orphans:
+            self.parts.blobs.delete(inputs_blob_dir(task_id))
+        if orphans:
+            log.warning("removed the saved inputs of %d create call(s) interrupted by the last shutdown", len(orphans))
+        return len(orphans)
+
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
@@ -45,6 +55,7 @@ class Janitor:
                 log.exception("retention sweep failed")
 
     def start(self) -> None:
+        self.remove_orphan_inputs()
         self.sweep()
         self._thread.start()
 

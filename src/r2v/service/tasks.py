@@ -60,7 +60,15 @@ class TaskService:
         now = self.parts.clock.now_ms()
         self._check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())
-        save_inline_inputs(parsed, self.parts.blobs, task_id)
+        try:
+            save_inline_inputs(parsed, self.parts.blobs, task_id)
+            self._insert(task_id, owner, request_id, now, parsed)
+        except BaseException:
+            self.parts.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
+            raise
+        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.PENDING.value}}
+
+    def _insert(self, task_id: str, owner: str, request_id: str, now: int, parsed: ParsedCreate) -> None:
         spec = parsed.spec
         self.parts.tasks.create(
             Task(
@@ -75,7 +83,6 @@ class TaskService:
                 region=self.settings.region,
             )
         )
-        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.PENDING.value}}
 
     def _check_uploads(self, parsed: ParsedCreate, owner: str, now: int) -> None:
         """oss:// inputs must be live uploads of the same key: checked now, since it needs no download."""

@@ -17,9 +17,12 @@ def result_blob(task_id: str) -> str:
     return f"results/{task_id}.mp4"
 
 
+INPUTS_DIR = "inputs"
+
+
 def inputs_blob_dir(task_id: str) -> str:
     """Where the inputs a task carried inline (data: URIs) are kept."""
-    return f"inputs/{task_id}"
+    return f"{INPUTS_DIR}/{task_id}"
 
 
 class BlobStore(ABC):
@@ -36,6 +39,10 @@ class BlobStore(ABC):
 
     @abstractmethod
     def exists(self, name: str) -> bool: ...
+
+    @abstractmethod
+    def children(self, prefix: str) -> list[str]:
+        """The names directly under `prefix` ("inputs" -> ["<task id>", ...]); empty if there is none."""
 
     @abstractmethod
     def delete(self, name: str) -> None: ...
@@ -89,6 +96,10 @@ class LocalBlobStore(BlobStore):
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
+
+    def children(self, prefix: str) -> list[str]:
+        folder = self._path(prefix)
+        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
     def delete(self, name: str) -> None:
         path = self._path(name)
