@@ -1,0 +1,116 @@
+"""The Storyboard: what the director decided, in a form every engine renders and the plan endpoint serves."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Framings, from far to near, with the words a Chinese and an English script use for them.
+WIDE, MEDIUM, CLOSE, CLOSE_UP, EXTREME_CLOSE_UP = "wide", "medium", "close", "close_up", "extreme_close_up"
+FRAMING_NAMES = {WIDE: ("全景", "wide shot"), MEDIUM: ("中景", "medium shot"), CLOSE: ("近景", "close shot"),
+                 CLOSE_UP: ("特写", "close-up"), EXTREME_CLOSE_UP: ("大特写", "extreme close-up")}  # fmt: skip
+ANGLE_NAMES = {"eye": ("平视", "eye level"), "high": ("俯拍", "high angle"), "low": ("仰拍", "low angle"),
+               "overhead": ("鸟瞰", "overhead"), "dutch": ("斜角", "dutch angle")}  # fmt: skip
+CAMERA_NAMES = {"static": ("固定镜头", "static camera"), "push_in": ("镜头推进", "push in"),
+                "pull_out": ("镜头拉远", "pull out"), "pan_left": ("镜头左摇", "pan left"),
+                "pan_right": ("镜头右摇", "pan right"), "tilt_up": ("镜头上摇", "tilt up"),
+                "tilt_down": ("镜头下摇", "tilt down"), "track": ("跟拍", "tracking shot"),
+                "orbit": ("环绕拍摄", "orbit")}  # fmt: skip
+
+
+@dataclass
+class Background:
+    """What a shot is set against: a reference used as a place, the first frame, a storyboard panel, or a
+    neutral backdrop the engine generates."""
+
+    kind: str  # "reference" | "first_frame" | "panel" | "generated"
+    label: str | None = None  # the reference's label (kind "reference")
+    panel: int | None = None  # 0-based panel index (kind "panel")
+
+
+@dataclass
+class Line:
+    """One line of dialogue, placed in time (seconds from the start of the video)."""
+
+    speaker: str | None  # a reference label, or None when the prompt names no speaker
+    text: str
+    language: str  # "zh" | "en"
+    start: float = 0.0
+    end: float = 0.0
+    rate: float = 1.0  # >1 when sped up to fit
+    cut: bool = False  # True when the text was shortened to fit the video
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Shot:
+    index: int
+    text: str  # the part of the prompt this shot stages
+    start: float = 0.0
+    end: float = 0.0
+    framing: str = MEDIUM
+    angle: str = "eye"
+    camera: str = "static"
+    subjects: list[str] = field(default_factory=list)  # reference labels, in the order the text names them
+    background: Background = field(default_factory=lambda: Background("generated"))
+    lines: list[Line] = field(default_factory=list)
+    timed: bool = False  # the prompt gave this shot's times explicitly
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass
+class Storyboard:
+    duration: float
+    language: str  # the prompt's main language, "zh" | "en"
+    shots: list[Shot]
+    subjects: list[str]  # every reference that appears as a subject somewhere
+    notes: list[str] = field(default_factory=list)  # what the director had to change to fit (speed-ups, cuts)
+
+    @property
+    def lines(self) -> list[Line]:
+        return [line for shot in self.shots for line in shot.lines]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Storyboard:
+        shots = []
+        for s in data["shots"]:
+            s = dict(s)
+            s["background"] = Background(**s["background"])
+            s["lines"] = [Line(**line) for line in s["lines"]]
+            shots.append(Shot(**s))
+        return cls(duration=data["duration"], language=data["language"], shots=shots,
+                   subjects=list(data["subjects"]), notes=list(data.get("notes", [])))  # fmt: skip
+
+    def script(self) -> str:
+        """The plan written back as an explicit shot script (the `actual_prompt` of prompt_extend)."""
+        zh = self.language == "zh"
+        parts = []
+        for shot in self.shots:
+            framing = FRAMING_NAMES[shot.framing][0 if zh else 1]
+            angle = ANGLE_NAMES[shot.angle][0 if zh else 1]
+            camera = CAMERA_NAMES[shot.camera][0 if zh else 1]
+            where = _background_words(shot.background, zh)
+            if zh:
+                head = f"镜头{shot.index + 1}[{shot.start:.1f}-{shot.end:.1f}秒] {framing}，{angle}，{camera}{where}："
+            else:
+                head = f"Shot {shot.index + 1} [{shot.start:.1f}-{shot.end:.1f}s] {framing}, {angle}, {camera}{where}: "
+            parts.append(head + shot.text.strip())
+        return ("\n" if zh else "\n").join(parts)
+
+
+def _background_words(background: Background, zh: bool) -> str:
+    if background.kind == "reference":
+        return f"，场景为{background.label}" if zh else f", set in {background.label}"
+    if background.kind == "first_frame":
+        return "，从首帧开始" if zh else ", from the first frame"
+    if background.kind == "panel":
+        return f"，依据分镜第{background.panel + 1}格" if zh else f", after storyboard panel {background.panel + 1}"
+    return ""
