@@ -13,6 +13,12 @@ KEY = "sk-test-alpha"
 OTHER_KEY = "sk-test-beta"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_tests():
+    yield
+    ServerProcess.kill_all()
+
+
 @pytest.fixture(scope="session")
 def assets(tmp_path_factory) -> dict[str, Path]:
     return make_guide_assets(tmp_path_factory.mktemp("assets"))

@@ -27,6 +27,15 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m r2v serve` on a free loopback port, with its own data dir."""
 
+    started: list[subprocess.Popen] = []  # every server any test started, so none can outlive the session
+
+    @classmethod
+    def kill_all(cls) -> None:
+        for proc in cls.started:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)  # the server and its workers (one process group)
+                proc.wait(timeout=10)
+
     def __init__(
         self, data_dir: Path, api_keys: str, workers: int = 1, extra_args: tuple = (), env: dict | None = None
     ):
@@ -53,7 +62,10 @@ class ServerProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
         args = [sys.executable, "-m", "r2v", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir),
                 "--workers", str(self.workers), *self.extra_args]  # fmt: skip
+        if self.proc is not None and self.proc.poll() is None:
+            raise RuntimeError("start() while the previous server process still runs; stop() or kill9() it first")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        ServerProcess.started.append(self.proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -72,7 +84,8 @@ class ServerProcess:
             try:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.kill9()
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=10)
 
     def kill9(self) -> None:
         """SIGKILL the server process only (its workers die with it through PR_SET_PDEATHSIG)."""

@@ -242,3 +242,25 @@ def test_inputs_of_an_interrupted_create_are_removed_at_startup(stack, assets):
     parts.blobs.put_bytes(f"{inputs_blob_dir('4b9e2c1a-dead-4bee-8000-000000000000')}/input.png", b"half a create")
     assert Janitor(parts).remove_orphan_inputs() == 1
     assert parts.blobs.children("inputs") == [kept]
+
+
+def test_the_plan_is_served_to_the_tasks_owner(stack, media):
+    parts, client, _, runner = stack
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1走进房间。图1说：“大家好。”", "media": [
+        {"type": "reference_image", "url": media.url("girl.png")}]},
+        "parameters": {"resolution": "720P", "duration": 4, "prompt_extend": True}}  # fmt: skip
+    task_id = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+    pending = client.get(f"/api/v1/tasks/{task_id}/plan", headers=HEADERS).json()["output"]
+    assert pending == {"task_id": task_id, "task_status": "PENDING", "plan": None}
+    _run_pending(parts, runner)
+    answer = client.get(f"/api/v1/tasks/{task_id}/plan", headers=HEADERS).json()
+    plan = answer["output"]["plan"]
+    assert answer["output"]["task_status"] == "SUCCEEDED"
+    assert [shot["subjects"] for shot in plan["shots"]] == [["图1"], ["图1"]]
+    assert plan["shots"][1]["lines"][0]["speaker"] == "图1" and plan["shots"][1]["lines"][0]["text"] == "大家好。"
+    assert plan["duration"] == 4 and plan["shots"][-1]["end"] == 4
+    query = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["output"]
+    assert query["actual_prompt"].startswith("镜头1[0.0-") and "大家好" in query["actual_prompt"]
+    other = {"Authorization": f"Bearer {OTHER_KEY}"}
+    assert client.get(f"/api/v1/tasks/{task_id}/plan", headers=other).json()["output"] == {
+        "task_id": task_id, "task_status": "UNKNOWN"}  # fmt: skip

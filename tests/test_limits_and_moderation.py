@@ -112,7 +112,7 @@ def test_running_limit_keeps_extra_tasks_pending(tmp_path, media):
 
 def test_word_list_refuses_prompts_and_outputs(tmp_path, media):
     words = tmp_path / "words.txt"
-    words.write_text("# refused words\nforbidden\n镜头安排\n", encoding="utf-8")
+    words.write_text("# refused words\nforbidden\n镜头1\n", encoding="utf-8")
     parts, client, clock = _stack(tmp_path / "data", moderation_words_file=words, rate_limits=RateLimits.off())
     for prompt in (
         "图1 a FORBIDDEN dance",

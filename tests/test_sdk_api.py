@@ -89,7 +89,8 @@ def test_async_call_fetch_wait_and_progress(sdk, media):
     done = VideoSynthesis.wait(created, api_key=KEY)
     assert done.output.task_status == "SUCCEEDED"
     assert done.output["submit_time"] <= done.output["scheduled_time"] <= done.output["end_time"]
-    assert done.output["actual_prompt"].startswith("图1")  # wan2.7 with prompt_extend=true
+    # wan2.7 with prompt_extend=true: the director's explicit shot script
+    assert done.output["actual_prompt"].startswith("镜头1[0.0-")
 
 
 def test_asyncio_client(sdk, media):

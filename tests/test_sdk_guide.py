@@ -5,6 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 import av
+import httpx
 import numpy as np
 
 from r2v.demo.guide import PROMPT as GUIDE_PROMPT
@@ -72,6 +73,13 @@ def test_storyboard_image(sdk, media, tmp_path):
     assert rsp.status_code == HTTPStatus.OK and rsp.output.task_status == "SUCCEEDED", rsp
     assert rsp.usage["input_video_duration"] == 0 and rsp.usage["duration"] == 10  # images are free
     assert_spec_video(download(rsp.output.video_url, tmp_path / "sb.mp4"), 1280, 720, 10)
+    # The director found the 3x3 grid and mapped its panels onto the script's nine numbered shots.
+    plan_url = f"{sdk.base_http_api_url}/tasks/{rsp.output.task_id}/plan"
+    plan = httpx.get(plan_url, headers={"Authorization": f"Bearer {KEY}"}).json()["output"]["plan"]
+    assert len(plan["panels"]) == 9 and len(plan["shots"]) == 9
+    assert [shot["background"] for shot in plan["shots"]] == [
+        {"kind": "panel", "label": None, "panel": i} for i in range(9)]  # fmt: skip
+    assert [shot["framing"] for shot in plan["shots"]][:5] == ["wide", "medium", "medium", "close_up", "close"]
 
 
 def test_first_frame_sets_aspect_and_opens_the_video(sdk, media, assets, tmp_path):

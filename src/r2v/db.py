@@ -30,6 +30,10 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_status_submit ON tasks(status, submit_ms);
 CREATE INDEX IF NOT EXISTS tasks_owner_submit ON tasks(owner, submit_ms);
+CREATE TABLE IF NOT EXISTS plans (
+    task_id TEXT PRIMARY KEY REFERENCES tasks(task_id) ON DELETE CASCADE,
+    plan_json TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

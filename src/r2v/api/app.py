@@ -74,6 +74,11 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
         owner = caller(request, "query")
         return responses.json_response(tasks.query(owner, task_id, new_request_id(), base_url(request)))
 
+    @app.get("/api/v1/tasks/{task_id}/plan")
+    async def task_plan(task_id: str, request: Request) -> Response:
+        owner = caller(request, "query")
+        return responses.json_response(tasks.plan(owner, task_id, new_request_id()))
+
     @app.post("/api/v1/tasks/{task_id}/cancel")
     async def cancel_task(task_id: str, request: Request) -> Response:
         owner = caller(request, "cancel")

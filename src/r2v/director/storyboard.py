@@ -70,6 +70,7 @@ class Storyboard:
     shots: list[Shot]
     subjects: list[str]  # every reference that appears as a subject somewhere
     notes: list[str] = field(default_factory=list)  # what the director had to change to fit (speed-ups, cuts)
+    panels: list[list[int]] = field(default_factory=list)  # storyboard-grid panel boxes [x, y, w, h], if any
 
     @property
     def lines(self) -> list[Line]:
@@ -87,7 +88,8 @@ class Storyboard:
             s["lines"] = [Line(**line) for line in s["lines"]]
             shots.append(Shot(**s))
         return cls(duration=data["duration"], language=data["language"], shots=shots,
-                   subjects=list(data["subjects"]), notes=list(data.get("notes", [])))  # fmt: skip
+                   subjects=list(data["subjects"]), notes=list(data.get("notes", [])),
+                   panels=[list(p) for p in data.get("panels", [])])  # fmt: skip
 
     def script(self) -> str:
         """The plan written back as an explicit shot script (the `actual_prompt` of prompt_extend)."""

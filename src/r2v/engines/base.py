@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r2v.director.storyboard import Storyboard
 from r2v.media.probe import MediaInfo
 
 Progress = Callable[[float], None]  # 0.0 .. 1.0
@@ -35,6 +36,7 @@ class RenderJob:
     first_frame: Path | None = None
     prompt: str = ""
     negative_prompt: str | None = None
+    storyboard: Storyboard | None = None  # the director's plan (shots, subjects, lines, timing)
 
     @property
     def frames(self) -> int:

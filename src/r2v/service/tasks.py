@@ -113,6 +113,16 @@ class TaskService:
             video_url = f"{base_url}{path}?{self.parts.signer.query(path, expires)}"
         return views.query_answer(task, request_id, video_url)
 
+    def plan(self, owner: str, task_id: str, request_id: str) -> dict:
+        """The director's plan of a task (an r2v extension): null until the task has started rendering."""
+        task = self._visible(owner, task_id)
+        if task is None:
+            return views.unknown(task_id, request_id)
+        stored = self.parts.tasks.get_plan(task_id)
+        plan = json.loads(stored) if stored else None
+        return {"request_id": request_id,
+                "output": {"task_id": task_id, "task_status": task.status.value, "plan": plan}}  # fmt: skip
+
     def cancel(self, owner: str, task_id: str, request_id: str) -> dict:
         task = self._visible(owner, task_id)
         if task is None or not self.parts.tasks.cancel_pending(task_id, owner, self.parts.clock.now_ms()):

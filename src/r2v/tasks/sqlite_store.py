@@ -81,6 +81,18 @@ class SqliteTaskStore(TaskStore):
             claimed = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", (row["task_id"],)).fetchone()
         return _task(claimed)
 
+    def set_plan(self, task_id: str, attempt: int, plan_json: str) -> None:
+        with self.db.transaction() as conn:
+            running = conn.execute(
+                "SELECT 1 FROM tasks WHERE task_id = ? AND attempt = ? AND status = 'RUNNING'", (task_id, attempt)
+            ).fetchone()
+            if running:
+                conn.execute("INSERT OR REPLACE INTO plans (task_id, plan_json) VALUES (?, ?)", (task_id, plan_json))
+
+    def get_plan(self, task_id: str) -> str | None:
+        row = self.db.execute("SELECT plan_json FROM plans WHERE task_id = ?", (task_id,)).fetchone()
+        return row["plan_json"] if row else None
+
     def set_progress(self, task_id: str, attempt: int, progress: int) -> None:
         self.db.execute(
             "UPDATE tasks SET progress = ? WHERE task_id = ? AND attempt = ? AND status = 'RUNNING'",

@@ -27,6 +27,13 @@ class TaskStore(ABC):
         """Atomically move the oldest runnable PENDING task to RUNNING and return it (attempt incremented)."""
 
     @abstractmethod
+    def set_plan(self, task_id: str, attempt: int, plan_json: str) -> None:
+        """Keep the director's plan of a RUNNING task (this attempt's); it lives and dies with the task."""
+
+    @abstractmethod
+    def get_plan(self, task_id: str) -> str | None: ...
+
+    @abstractmethod
     def set_progress(self, task_id: str, attempt: int, progress: int) -> None: ...
 
     @abstractmethod

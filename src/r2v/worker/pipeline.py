@@ -5,10 +5,13 @@ Steps that need the media itself fail the task with a TaskFailure whose message 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from r2v.director import Cast, Storyboard, direct
+from r2v.director.grid import find_panels
 from r2v.engines.base import Asset, Engine, Progress, RenderJob
 from r2v.errors import DATA_INSPECTION_FAILED, INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
 from r2v.media import probe as probing
@@ -17,6 +20,7 @@ from r2v.media.sandbox import SandboxLimits, probe_isolated
 from r2v.moderation import MSG_OUTPUT_REFUSED, Moderator
 from r2v.protocol import catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
+from r2v.render.decode import read_image
 from r2v.service import billing
 from r2v.storage.blobs import BlobStore, result_blob
 
@@ -28,6 +32,7 @@ class Outcome:
     result_name: str
     usage: dict
     actual_prompt: str | None
+    plan: Storyboard
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ def run_job(
     engine: Engine,
     progress: Progress,
     rules: JobRules = JobRules(),
+    on_plan: Callable[[Storyboard], None] | None = None,
 ) -> Outcome:
     workdir = blobs.scratch_dir() / f"job-{task_id}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -66,6 +72,18 @@ def run_job(
         width, height, ratio = _output_size(spec, inputs)
         assets = _assets(spec, inputs)
         first = next((i.path for i in inputs if i.ref.kind == FIRST_FRAME), None)
+        panels = _storyboard_panels(assets)
+        plan = direct(
+            spec.prompt,
+            Cast.of([(a.label, a.kind) for a in assets]),
+            spec.duration,
+            shot_type=spec.shot_type if spec.generation == catalog.GEN_26 else None,
+            first_frame=first is not None,
+            panels=len(panels),
+        )
+        plan.panels = [list(box) for box in panels]
+        if on_plan is not None:
+            on_plan(plan)
         job = RenderJob(
             width=width,
             height=height,
@@ -77,14 +95,14 @@ def run_job(
             first_frame=first,
             prompt=spec.prompt,
             negative_prompt=spec.negative_prompt,
+            storyboard=plan,
         )
         out = workdir / "out.mp4"
         result = engine.render(job, out, progress)
         if result.frames != job.frames:
             raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
-        actual = (
-            _actual_prompt(spec, result.timeline) if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
-        )
+        # prompt_extend (wan2.7): the prompt the video was made from is the director's explicit shot script.
+        actual = plan.script() if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id)
@@ -99,7 +117,7 @@ def run_job(
             [a.info.duration_s for a in assets if a.kind == "video"],
             len(assets),
         )
-        return Outcome(result_name=name, usage=usage, actual_prompt=actual)
+        return Outcome(result_name=name, usage=usage, actual_prompt=actual, plan=plan)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -195,8 +213,8 @@ def _assets(spec: JobSpec, inputs: list[_Input]) -> list[Asset]:
     return assets
 
 
-def _actual_prompt(spec: JobSpec, timeline: list[tuple[float, float, str]]) -> str:
-    shots = "；".join(
-        f"[{start:.1f}-{end:.1f}秒] {'首帧' if label == 'first_frame' else label}" for start, end, label in timeline
-    )
-    return f"{spec.prompt}\n镜头安排：{shots}。"
+def _storyboard_panels(assets: list[Asset]) -> list[tuple[int, int, int, int]]:
+    """A request whose only reference is one image may be a storyboard grid (the guide's 多宫格 example)."""
+    if len(assets) != 1 or assets[0].kind != "image":
+        return []
+    return find_panels(read_image(assets[0].path))

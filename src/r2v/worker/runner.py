@@ -70,6 +70,7 @@ class TaskRunner:
                 self.engine_for(task.model),
                 progress,
                 self.rules,
+                on_plan=lambda plan: self.store.set_plan(task.task_id, task.attempt, json.dumps(plan.to_dict())),
             )
         except TaskFailure as failure:
             log.info("task %s failed: %s", task.task_id, failure)
