@@ -3,8 +3,9 @@
 Timeline: the first frame (when given) opens the video at frame 0, then every reference asset gets an equal
 segment, in the order of the request. Images are framed over a blurred backdrop of themselves with a slow,
 eased camera move (its direction drawn from the seed); reference videos play their own frames. Segments join
-with a short dissolve. Each subject's voice (its reference_voice, or its video's own sound) starts with its
-segment. The same job and seed always give the same bytes.
+with a short dissolve. The sound is the plan's dialogue, each line spoken in its speaker's voice (measured from
+its reference_voice, or its video's own sound) at the time the director gave it. The same job and seed always
+give the same bytes.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from r2v.director import Cast, direct
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
-from r2v.render.encoder import AUDIO_RATE, FPS, Mp4Writer
+from r2v.render.encoder import FPS, Mp4Writer
+from r2v.voice.mix import soundtrack, speaker_voices
+from r2v.voice.tts import EspeakSynth
 
 DISSOLVE_FRAMES = 8
 FIRST_FRAME_MIN = FPS  # the first frame holds at least one second
@@ -80,8 +84,8 @@ class ReelEngine(Engine):
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
         rng = random.Random(job.seed)
         segments = self._plan(job)
-        soundtrack = self._soundtrack(job, segments) if job.audio else None
-        writer = Mp4Writer(out_path, job.width, job.height, soundtrack)
+        sound = self._soundtrack(job) if job.audio else None
+        writer = Mp4Writer(out_path, job.width, job.height, sound)
         try:
             previous: np.ndarray | None = None
             written = 0
@@ -155,22 +159,8 @@ class ReelEngine(Engine):
     # -- sound ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _soundtrack(job: RenderJob, segments) -> np.ndarray:
-        total = job.duration * AUDIO_RATE
-        mix = np.zeros((total, 2), np.float32)
-        start_frame = 0
-        for source, count in segments:
-            if isinstance(source, Asset) and source.voice is not None:
-                start = start_frame * AUDIO_RATE // FPS
-                voice = read_audio(source.voice, max_seconds=(total - start) / AUDIO_RATE)
-                # Each voice speaks from its subject's entrance; a short fade avoids a click where it is cut.
-                voice = voice[: total - start].copy()
-                fade = min(len(voice), AUDIO_RATE // 50)
-                if fade:
-                    voice[-fade:] *= np.linspace(1, 0, fade, dtype=np.float32)[:, None]
-                mix[start : start + len(voice)] += voice
-            start_frame += count
-        peak = float(np.max(np.abs(mix))) if mix.size else 0.0
-        if peak > 0.891:  # keep the mix at or under -1 dBFS
-            mix *= 0.891 / peak
-        return mix
+    def _soundtrack(job: RenderJob) -> np.ndarray:
+        """The plan's dialogue in each speaker's voice over a quiet room tone, at -16 LUFS (voice/mix.py)."""
+        board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
+        voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
+        return soundtrack(board, voices, EspeakSynth(), job.seed)

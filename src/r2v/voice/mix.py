@@ -1,0 +1,126 @@
+"""The soundtrack of a Storyboard: every line spoken in its speaker's voice at its time, a quiet ambience bed
+under them, loudness normalised to -16 LUFS (ITU-R BS.1770, pyloudnorm) with true peak at most -1 dBTP,
+48 kHz stereo. Deterministic for a given plan, voices and seed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyloudnorm
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import resample_poly
+
+from r2v.director.storyboard import Storyboard
+from r2v.voice.timbre import WORLD_RATE, VoiceProfile, measure, respeak
+from r2v.voice.tts import SpeechSynth
+
+RATE = 48000
+TARGET_LUFS = -16.0
+TRUE_PEAK_DBTP = -1.0
+AMBIENCE_DBFS = -48.0  # RMS of the room tone under the dialogue
+STOCK_PITCHES = (200.0, 115.0, 165.0, 240.0, 135.0)  # distinct voices for speakers without a reference
+
+ReadAudio = Callable[[Path], np.ndarray]  # a file's sound as (n, 2) float32 at 48 kHz
+
+
+def speaker_voices(board: Storyboard, references: dict[str, Path | None], read_audio: ReadAudio) -> dict:
+    """A VoiceProfile for every speaker: measured from its reference (reference_voice, or its video's own
+    sound), else a stock voice distinct from the others."""
+    voices: dict[str, VoiceProfile] = {}
+    stock = iter(STOCK_PITCHES * 4)
+    speakers = list(dict.fromkeys(line.speaker or "" for line in board.lines))
+    for speaker in speakers:
+        path = references.get(speaker)
+        profile = None
+        if path is not None:
+            sound = read_audio(path)
+            if len(sound):
+                profile = measure(sound.mean(axis=1), RATE)
+        voices[speaker] = profile or VoiceProfile(f0=next(stock))
+    return voices
+
+
+def soundtrack(board: Storyboard, voices: dict[str, VoiceProfile], synth: SpeechSynth, seed: int) -> np.ndarray:
+    """(duration x 48000, 2) float32."""
+    total = int(round(board.duration * RATE))
+    speech = np.zeros(total, np.float32)
+    for line in board.lines:
+        samples, rate = synth.speak(line.text, line.language)
+        if not len(samples):
+            continue
+        spoken = respeak(samples, rate, voices[line.speaker or ""], max(0.2, line.end - line.start))
+        spoken = resample_poly(spoken, RATE // WORLD_RATE, 1).astype(np.float32)
+        start = int(round(line.start * RATE))
+        end = min(total, start + len(spoken))
+        speech[start:end] += spoken[: end - start] * _fades(end - start)
+    bed = _ambience(total, seed)
+    if not board.lines or not np.any(speech):
+        return np.repeat(bed[:, None], 2, axis=1)  # no dialogue: only the quiet room tone
+    mixed = normalise(speech + bed)
+    return np.repeat(mixed[:, None], 2, axis=1)
+
+
+def _fades(n: int) -> np.ndarray:
+    ramp = min(n // 2, RATE // 200)
+    gain = np.ones(n, np.float32)
+    if ramp:
+        gain[:ramp] = np.linspace(0, 1, ramp)
+        gain[-ramp:] = np.linspace(1, 0, ramp)
+    return gain
+
+
+def _ambience(n: int, seed: int) -> np.ndarray:
+    """Soft room tone: brown-ish noise, gently band-limited, at AMBIENCE_DBFS RMS."""
+    rng = np.random.default_rng(seed)
+    white = rng.standard_normal(n + RATE).astype(np.float32)
+    brown = np.cumsum(white)
+    brown -= np.convolve(brown, np.ones(4801) / 4801, mode="same")  # remove the drift: no rumble below ~10 Hz
+    brown = brown[RATE // 2 : RATE // 2 + n]
+    rms = float(np.sqrt(np.mean(brown**2))) or 1.0
+    return (brown * (10 ** (AMBIENCE_DBFS / 20) / rms)).astype(np.float32)
+
+
+def loudness(samples: np.ndarray) -> float:
+    """Integrated loudness in LUFS of a mono or stereo 48 kHz signal."""
+    return float(pyloudnorm.Meter(RATE).integrated_loudness(np.asarray(samples, np.float64)))
+
+
+def true_peak_db(samples: np.ndarray) -> float:
+    """dBTP: the peak of the signal oversampled 4x (BS.1770 annex 2)."""
+    up = resample_poly(np.asarray(samples, np.float64), 4, 1)
+    peak = float(np.max(np.abs(up))) if up.size else 0.0
+    return 20 * np.log10(peak) if peak > 0 else -np.inf
+
+
+def normalise(mono: np.ndarray) -> np.ndarray:
+    """Gain to TARGET_LUFS (measured as the stereo track it becomes, both channels alike), then a limiter
+    holding the true peak under TRUE_PEAK_DBTP; repeated so that the limiter's loss of loudness is made up."""
+    out = mono.astype(np.float64)
+
+    def level_of(signal: np.ndarray) -> float:
+        return loudness(np.repeat(signal[:, None], 2, axis=1))
+
+    for _ in range(4):
+        level = level_of(out)
+        if not np.isfinite(level):
+            return out.astype(np.float32)
+        out *= 10 ** ((TARGET_LUFS - level) / 20)
+        out = _limit(out, 10 ** ((TRUE_PEAK_DBTP - 0.3) / 20))
+        if abs(level_of(out) - TARGET_LUFS) < 0.2 and true_peak_db(out) <= TRUE_PEAK_DBTP:
+            break
+    return out.astype(np.float32)
+
+
+def _limit(x: np.ndarray, ceiling: float) -> np.ndarray:
+    """Gain that never lets the (4x oversampled) peak pass `ceiling`. The needed gain is held by a minimum
+    filter and smoothed by a moving average of the same radius (10 ms), so the gain is already down when a
+    peak arrives and comes back up smoothly after it."""
+    up = np.abs(resample_poly(x, 4, 1)).reshape(-1, 4).max(axis=1)[: len(x)]
+    peak = np.maximum(np.abs(x), np.pad(up, (0, len(x) - len(up))))
+    needed = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
+    radius = int(0.010 * RATE)
+    held = minimum_filter1d(needed, size=2 * radius + 1, mode="nearest")
+    gain = uniform_filter1d(held, size=2 * radius + 1, mode="nearest")
+    return x * np.minimum(gain, needed)
