@@ -94,6 +94,12 @@ def test_no_dialogue_is_a_quiet_room_tone(assets, tmp_path):
 )  # fmt: skip
 def test_mandarin_is_spoken_from_pinyin_with_tones(text, pinyin):
     assert mandarin_to_pinyin(text) == pinyin
-    samples, rate = EspeakSynth().speak(text, "zh")
+    [(samples, rate)] = EspeakSynth().speak_lines([(text, "zh")])
     syllables = len(pinyin.split())
     assert 0.15 * syllables < len(samples) / rate < 0.6 * syllables + 0.8
+
+
+def test_speech_is_repeatable():
+    lines = [("你好。", "zh"), ("Hello there.", "en"), ("你好。", "zh")]
+    first, second = EspeakSynth().speak_lines(lines), EspeakSynth().speak_lines(lines)
+    assert all(np.array_equal(a, b) for (a, _), (b, _) in zip(first, second, strict=True))

@@ -72,7 +72,7 @@ def _generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from r2v.clock import Clock
-    from r2v.config import Settings
+    from r2v.config import DEFAULT_ENGINE, Settings
     from r2v.engines import get_engine
     from r2v.errors import ApiError, TaskFailure
     from r2v.media.fetch import MediaResolver
@@ -103,7 +103,7 @@ def _generate(args: argparse.Namespace) -> int:
             policy=settings.fetch_policy(),
             allow_local_files=True,
         )
-        engine = get_engine(settings.engines.get(spec.model, "reel"))
+        engine = get_engine(settings.engines.get(spec.model, DEFAULT_ENGINE))
         with tqdm(total=100, unit="%", desc="rendering", disable=args.quiet) as bar:
 
             def progress(fraction: float) -> None:

@@ -12,7 +12,7 @@ from r2v.media.fetch import FetchPolicy
 from r2v.protocol.catalog import DEFAULT_REGION, MODELS, REGIONS
 from r2v.ratelimits import RateLimits
 
-DEFAULT_ENGINE = "reel"
+DEFAULT_ENGINE = "animatic"
 
 
 def _env_list(name: str) -> tuple[str, ...]:

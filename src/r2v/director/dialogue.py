@@ -49,7 +49,7 @@ def find_lines(text: str, cast: Cast, fallback_speaker: str | None = None, befor
         if span is None:
             continue
         used.add(span[0])
-        speaker = _speaker_before(text, match.start(), cast, before) or fallback_speaker
+        speaker = clause_subject(text, match.start(), cast, before) or fallback_speaker
         _append(lines, text, span, speaker, match.start())
     for a, b in quotes:  # English: "…," says Image 2 / "…" Image 1 replies
         if a in used:
@@ -57,7 +57,7 @@ def find_lines(text: str, cast: Cast, fallback_speaker: str | None = None, befor
         after = _QUOTE_THEN_VERB.match(text[b:])
         if after:
             named = cast.labels_in(after.group("after"))
-            speaker = named[0] if named else _speaker_before(text, a, cast, before) or fallback_speaker
+            speaker = named[0] if named else clause_subject(text, a, cast, before) or fallback_speaker
             _append(lines, text, (a, b), speaker, a)
             continue
         before = text[max(0, a - 30) : a]
@@ -76,7 +76,7 @@ def _append(lines: list[Spoken], text: str, span: tuple[int, int], speaker: str 
         lines.append(Spoken(speaker, inner, language_of(inner), position))
 
 
-def _speaker_before(text: str, position: int, cast: Cast, before: str = "") -> str | None:
+def clause_subject(text: str, position: int, cast: Cast, before: str = "") -> str | None:
     """The subject of the clause that holds the speech verb: going back clause by clause through the sentence,
     the first clause that starts with a reference (or a pronoun, resolved to the last person named)."""
     head = text[:position]

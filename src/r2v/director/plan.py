@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from r2v.director import dialogue, segment, timing, vocabulary
+from r2v.director import dialogue, segment, staging, timing, vocabulary
 from r2v.director.cast import Cast, aliases
 from r2v.director.storyboard import CLOSE, MEDIUM, WIDE, Background, Line, Shot, Storyboard
 
@@ -65,6 +65,8 @@ def direct(prompt: str, cast: Cast, duration: float, shot_type: str | None = Non
         shots = _coverage(shots[0])
     _cast_unnamed(shots, cast, places)
     _set_backgrounds(shots, first_frame, panels)
+    for shot in shots:
+        shot.placements = staging.stage(shot, cast, prompt[: prompt.find(shot.text)] if shot.text in prompt else "")
     notes: list[str] = []
     timing.place(shots, float(duration), notes)
     subjects = list(dict.fromkeys(label for shot in shots for label in shot.subjects))

@@ -28,6 +28,20 @@ class Background:
 
 
 @dataclass
+class Placement:
+    """Where a subject stands in a shot, in fractions of the frame: the centre of its feet (x, bottom) and its
+    height. Close framings are taller than the frame (the subject is cut at the waist or chin). `motion` is
+    "static", "walk_right" or "walk_left" (crossing the frame over the shot)."""
+
+    label: str
+    x: float
+    bottom: float
+    height: float
+    motion: str = "static"
+    held_by: str | None = None  # the subject holding this one (a prop)
+
+
+@dataclass
 class Line:
     """One line of dialogue, placed in time (seconds from the start of the video)."""
 
@@ -56,6 +70,7 @@ class Shot:
     subjects: list[str] = field(default_factory=list)  # reference labels, in the order the text names them
     background: Background = field(default_factory=lambda: Background("generated"))
     lines: list[Line] = field(default_factory=list)
+    placements: list[Placement] = field(default_factory=list)
     timed: bool = False  # the prompt gave this shot's times explicitly
 
     @property
@@ -86,6 +101,7 @@ class Storyboard:
             s = dict(s)
             s["background"] = Background(**s["background"])
             s["lines"] = [Line(**line) for line in s["lines"]]
+            s["placements"] = [Placement(**p) for p in s.get("placements", [])]
             shots.append(Shot(**s))
         return cls(duration=data["duration"], language=data["language"], shots=shots,
                    subjects=list(data["subjects"]), notes=list(data.get("notes", [])),

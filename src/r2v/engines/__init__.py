@@ -2,11 +2,17 @@
 
 from r2v.engines.base import Engine
 
+ENGINES = ("animatic", "reel")
+
 
 def get_engine(name: str) -> Engine:
     """The engine registered under `name` (configuration maps model names to engine names)."""
+    if name == "animatic":
+        from r2v.engines.animatic import AnimaticEngine
+
+        return AnimaticEngine()
     if name == "reel":
         from r2v.engines.reel import ReelEngine
 
         return ReelEngine()
-    raise ValueError(f"unknown engine {name!r}; available: reel")
+    raise ValueError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")

@@ -46,8 +46,8 @@ def soundtrack(board: Storyboard, voices: dict[str, VoiceProfile], synth: Speech
     """(duration x 48000, 2) float32."""
     total = int(round(board.duration * RATE))
     speech = np.zeros(total, np.float32)
-    for line in board.lines:
-        samples, rate = synth.speak(line.text, line.language)
+    spoken = synth.speak_lines([(line.text, line.language) for line in board.lines])
+    for line, (samples, rate) in zip(board.lines, spoken, strict=True):
         if not len(samples):
             continue
         spoken = respeak(samples, rate, voices[line.speaker or ""], max(0.2, line.end - line.start))

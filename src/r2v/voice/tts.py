@@ -7,7 +7,11 @@ tone numbers (pypinyin), which gives correct tones; Debian's plain `cmn` voice r
 from __future__ import annotations
 
 import ctypes
+import io
+import json
 import re
+import subprocess
+import sys
 import threading
 from abc import ABC, abstractmethod
 
@@ -23,8 +27,8 @@ _ZH_PAUSES = str.maketrans({"，": ",", "、": ",", "；": ";", "：": ":", "。
 
 class SpeechSynth(ABC):
     @abstractmethod
-    def speak(self, text: str, language: str) -> tuple[np.ndarray, int]:
-        """(mono float32 samples in -1..1, sample rate) of `text` spoken in `language` ("zh" | "en")."""
+    def speak_lines(self, lines: list[tuple[str, str]]) -> list[tuple[np.ndarray, int]]:
+        """For each (text, language "zh" | "en"): (mono float32 samples in -1..1, sample rate)."""
 
 
 def mandarin_to_pinyin(text: str) -> str:
@@ -37,7 +41,36 @@ def mandarin_to_pinyin(text: str) -> str:
 
 
 class EspeakSynth(SpeechSynth):
-    """One eSpeak NG instance per process (the library keeps global state), used under a lock."""
+    """eSpeak NG in a fresh child process per call: the library keeps state from one sentence to the next (its
+    output for a line depends on what it spoke before), so only a fresh process speaking a job's lines in order
+    gives the same samples every time, which keeps renders repeatable."""
+
+    def speak_lines(self, lines: list[tuple[str, str]]) -> list[tuple[np.ndarray, int]]:
+        if not lines:
+            return []
+        done = subprocess.run([sys.executable, "-m", "r2v.voice.tts"], input=json.dumps(lines).encode(),
+                              capture_output=True, timeout=120, check=False)  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"speech synthesis failed: {done.stderr.decode(errors='replace')[-500:]}")
+        arrays = np.load(io.BytesIO(done.stdout))
+        rate = int(arrays["rate"])
+        return [(arrays[f"line{i}"], rate) for i in range(len(lines))]
+
+
+def main() -> int:
+    """Child process: JSON [[text, language], ...] on stdin, an .npz of line0.. and rate on stdout."""
+    lines = json.loads(sys.stdin.buffer.read())
+    engine = _Espeak()
+    spoken = [engine.speak(text, language) for text, language in lines]
+    out = io.BytesIO()
+    np.savez(out, rate=np.int64(spoken[0][1] if spoken else 22050),
+             **{f"line{i}": samples for i, (samples, _) in enumerate(spoken)})  # fmt: skip
+    sys.stdout.buffer.write(out.getvalue())
+    return 0
+
+
+class _Espeak:
+    """The library itself (one per process: it keeps global state)."""
 
     _lock = threading.Lock()
     _lib = None
@@ -46,8 +79,8 @@ class EspeakSynth(SpeechSynth):
 
     def __init__(self) -> None:
         with self._lock:
-            if EspeakSynth._lib is None:
-                EspeakSynth._load()
+            if _Espeak._lib is None:
+                _Espeak._load()
 
     @classmethod
     def _load(cls) -> None:
@@ -79,9 +112,13 @@ class EspeakSynth(SpeechSynth):
             lib.espeak_SetParameter(ESPEAK_RATE, 165 if language == "en" else 190, 0)
             lib.espeak_SetParameter(ESPEAK_PITCH, 50, 0)
             lib.espeak_SetParameter(ESPEAK_RANGE, 60, 0)
-            EspeakSynth._chunks = []
+            _Espeak._chunks = []
             lib.espeak_Synth(data, len(data), 0, POS_CHARACTER, 0, ESPEAK_CHARS_UTF8, None, None)
             lib.espeak_Synchronize()
-            chunks, EspeakSynth._chunks = EspeakSynth._chunks, []
+            chunks, _Espeak._chunks = _Espeak._chunks, []
         samples = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         return samples, self._rate
+
+
+if __name__ == "__main__":
+    sys.exit(main())

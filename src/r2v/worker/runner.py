@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from r2v.clock import Clock
+from r2v.config import DEFAULT_ENGINE
 from r2v.engines import get_engine
 from r2v.engines.base import Engine
 from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
@@ -38,7 +39,7 @@ class TaskRunner:
         self._engines: dict[str, Engine] = {}
 
     def engine_for(self, model: str) -> Engine:
-        name = self.engines.get(model, "reel")
+        name = self.engines.get(model, DEFAULT_ENGINE)
         if name not in self._engines:  # loaded once per process and kept (a model engine keeps its weights)
             self._engines[name] = get_engine(name)
         return self._engines[name]

@@ -1,0 +1,135 @@
+"""The animatic engine read back: subjects stand where the plan placed them (the crop there matches the
+subject's reference better than any other reference), storyboard panels are the shots' pictures, the first
+frame is frame 0, the speaker visibly moves while talking, and the same job gives the same bytes."""
+
+from __future__ import annotations
+
+import hashlib
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from r2v.director import Cast, direct
+from r2v.engines.animatic import AnimaticEngine
+from r2v.engines.animatic.cutout import cut_out
+from r2v.engines.animatic.engine import shot_frames
+from r2v.engines.base import Asset, RenderJob
+from r2v.media.probe import probe
+from r2v.render.decode import read_image
+from tests.test_grid import make_grid
+
+W, H = 640, 360
+
+
+def _asset(assets, name, kind, label, voice=None) -> Asset:
+    return Asset(kind=kind, path=assets[name], info=probe(assets[name], name), label=label, voice=voice)
+
+
+def _render(tmp_path, prompt, members, duration, name="v.mp4", first_frame=None, audio=False, seed=4, panels=()):
+    board = direct(prompt, Cast.of([(a.label, a.kind) for a in members]), duration,
+                   first_frame=first_frame is not None, panels=len(panels))  # fmt: skip
+    board.panels = [list(p) for p in panels]
+    job = RenderJob(width=W, height=H, duration=duration, seed=seed, watermark=False, audio=audio, assets=members,
+                    first_frame=first_frame, prompt=prompt, storyboard=board)  # fmt: skip
+    out = tmp_path / name
+    result = AnimaticEngine().render(job, out, lambda _: None)
+    assert result.frames == duration * 30
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == duration * 30
+    return board, frames, out
+
+
+def _histogram(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    hsv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], mask, [30, 16], [0, 180, 0, 256])
+    return cv2.normalize(hist, hist).flatten()
+
+
+def _placed_crop(frame: np.ndarray, placement) -> np.ndarray:
+    """The middle of where the plan put the subject: a band around its centre line, inside the frame."""
+    top = max(0, int((placement.bottom - placement.height * 0.85) * H))
+    bottom = min(H, int((placement.bottom - placement.height * 0.15) * H))
+    half = int(placement.height * H * 0.12)
+    x = int(placement.x * W)
+    return frame[top:bottom, max(0, x - half) : min(W, x + half)]
+
+
+def test_subjects_stand_where_the_plan_placed_them(assets, tmp_path):
+    names = {"图1": "girl", "图2": "sunflowers", "图3": "guitar"}
+    members = [_asset(assets, name, "image", label) for label, name in names.items()]
+    prompt = "中景：图1站着。中景：图2立在桌上。中景：图3靠在墙边。"
+    board, frames, _ = _render(tmp_path, prompt, members, 6)
+    references = {}
+    for label, name in names.items():  # what the engine draws of each reference: its cut-out
+        cut = cut_out(read_image(assets[name]))
+        references[label] = _histogram(cut.rgb, (cut.alpha > 0.5).astype(np.uint8))
+    checked = 0
+    for shot, (first, last) in zip(board.shots, shot_frames(board, len(frames)), strict=True):
+        frame = frames[(first + last) // 2]
+        for placement in shot.placements:
+            crop = _histogram(_placed_crop(frame, placement))
+            scores = {label: cv2.compareHist(crop, ref, cv2.HISTCMP_CORREL) for label, ref in references.items()}
+            assert max(scores, key=scores.get) == placement.label, (shot.index, placement.label, scores)
+            assert scores[placement.label] > 0.2
+            checked += 1
+    assert checked == 3
+
+
+def test_storyboard_panels_are_the_shots_pictures(tmp_path):
+    grid, boxes = make_grid(2, 2, panel=(320, 180), gutter=10, colour=(255, 255, 255), seed=3)
+    path = tmp_path / "grid.png"
+    cv2.imwrite(str(path), grid[:, :, ::-1])
+    member = Asset(kind="image", path=path, info=probe(path, "grid"), label="图1")
+    board, frames, _ = _render(tmp_path, "参考图片。分镜：1. 全景：森林。2. 中景：小路。3. 近景：小屋。4. 特写：门。",
+                               [member], 8, panels=boxes)  # fmt: skip
+    assert [s.background.panel for s in board.shots] == [0, 1, 2, 3]
+    for shot, (first, last) in zip(board.shots, shot_frames(board, len(frames)), strict=True):
+        frame = frames[(first + last) // 2].astype(np.float32)
+        diffs = []
+        for x, y, w, h in boxes:
+            panel = cv2.resize(grid[y : y + h, x : x + w], (W, H)).astype(np.float32)
+            diffs.append(np.abs(frame - panel).mean())
+        assert int(np.argmin(diffs)) == shot.background.panel, diffs
+
+
+def test_the_first_frame_is_frame_zero(assets, tmp_path):
+    members = [_asset(assets, "girl", "image", "图1")]
+    _, frames, _ = _render(tmp_path, "图1在草地上奔跑。", members, 3, first_frame=assets["first_frame"])
+    first = read_image(assets["first_frame"])  # 4:3, cover-fitted into 16:9: the middle rows
+    rows = round(first.shape[1] * H / W)
+    top = (first.shape[0] - rows) // 2
+    expected = cv2.resize(first[top : top + rows], (W, H), interpolation=cv2.INTER_AREA).astype(np.float32)
+    assert np.abs(frames[0].astype(np.float32) - expected).mean() < 4.0
+    assert np.abs(frames[45].astype(np.float32) - expected).mean() > 4.0  # then the subject comes in
+
+
+def test_the_speaker_moves_while_talking(assets, tmp_path):
+    members = [_asset(assets, "girl", "image", "图1", voice=assets["girl_voice"])]
+    board, frames, _ = _render(tmp_path, "近景：图1说：“今天的阳光真好，我们去公园吧。”", members, 4, audio=True)
+    line = board.lines[0]
+    inside = [f.astype(np.float32) for f in frames[round(line.start * 30) + 2 : round(line.end * 30) - 2]]
+    after = [f.astype(np.float32) for f in frames[round(line.end * 30) + 4 : round(line.end * 30) + 14]]
+    moving = np.mean([np.abs(a - b).mean() for a, b in zip(inside, inside[1:], strict=False)])
+    still = np.mean([np.abs(a - b).mean() for a, b in zip(after, after[1:], strict=False)])
+    assert moving > 3 * still + 0.05, (moving, still)
+
+
+@pytest.mark.parametrize("camera_words, kind", [("镜头推进，", "push_in"), ("", "static")])
+def test_camera_moves_change_the_view_only_when_asked(assets, tmp_path, camera_words, kind):
+    members = [_asset(assets, "room", "image", "图1")]
+    board, frames, _ = _render(tmp_path, f"全景，{camera_words}在图1里。", members, 2, name=f"{kind}.mp4")
+    assert board.shots[0].camera == kind
+    change = np.abs(frames[5].astype(np.float32) - frames[55].astype(np.float32)).mean()
+    assert (change > 2.0) if kind == "push_in" else (change < 0.5)
+
+
+def test_same_job_same_bytes(assets, tmp_path):
+    members = [_asset(assets, "girl", "image", "图1", voice=assets["girl_voice"]),
+               _asset(assets, "boy_video", "video", "视频1")]  # fmt: skip
+    prompt = "图1和视频1在聊天，视频1说：“你好。”"
+    digests = [hashlib.sha256(_render(tmp_path, prompt, members, 2, name=f"{i}.mp4", audio=True, seed=s)[2]
+                              .read_bytes()).hexdigest() for i, s in enumerate((3, 3))]  # fmt: skip
+    assert digests[0] == digests[1]
