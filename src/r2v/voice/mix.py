@@ -76,7 +76,7 @@ def _ambience(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     white = rng.standard_normal(n + RATE).astype(np.float32)
     brown = np.cumsum(white)
-    brown -= np.convolve(brown, np.ones(4801) / 4801, mode="same")  # remove the drift: no rumble below ~10 Hz
+    brown -= uniform_filter1d(brown, size=4801, mode="nearest")  # remove the drift: no rumble below ~10 Hz
     brown = brown[RATE // 2 : RATE // 2 + n]
     rms = float(np.sqrt(np.mean(brown**2))) or 1.0
     return (brown * (10 ** (AMBIENCE_DBFS / 20) / rms)).astype(np.float32)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-WORK_SIDE = 320  # GrabCut runs on a picture this size (speed), its mask is scaled back up
+WORK_SIDE = 200  # GrabCut runs on a picture this size (speed), its mask is scaled back up
 MIN_SHARE, MAX_SHARE = 0.06, 0.93
 _FACES = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 
@@ -21,6 +21,7 @@ class Cutout:
     rgb: np.ndarray  # H x W x 3 uint8
     alpha: np.ndarray  # H x W float32 0..1
     face: tuple[int, int, int, int] | None  # x, y, w, h in rgb's pixels, when a face was found
+    origin: tuple[int, int] = (0, 0)  # where this cut-out's box lies in the picture it was cut from
 
     @property
     def box(self) -> tuple[int, int, int, int]:
@@ -36,7 +37,7 @@ class Cutout:
         if self.face:
             fx, fy, fw, fh = self.face
             face = (fx - x, fy - y, fw, fh)
-        return Cutout(self.rgb[y : y + h, x : x + w], self.alpha[y : y + h, x : x + w], face)
+        return Cutout(self.rgb[y : y + h, x : x + w], self.alpha[y : y + h, x : x + w], face, origin=(x, y))
 
 
 def image_alpha(path: Path) -> np.ndarray | None:
@@ -83,7 +84,7 @@ def _grabcut(rgb: np.ndarray, face) -> np.ndarray:
     background, foreground = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut's GMM initialisation is random: fixed, so a render is repeatable
     try:
-        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, None, background, foreground, 4,
+        cv2.grabCut(cv2.cvtColor(small, cv2.COLOR_RGB2BGR), mask, None, background, foreground, 3,
                     cv2.GC_INIT_WITH_MASK)  # fmt: skip
     except cv2.error:
         return _oval(h, w)

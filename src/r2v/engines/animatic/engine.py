@@ -52,33 +52,35 @@ class AnimaticEngine(Engine):
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
         board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
         assets = {a.label: a for a in job.assets}
-        sound = None
-        if job.audio:
-            voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
-            sound = soundtrack(board, voices, EspeakSynth(), job.seed)
+        on_stage = {p.label for shot in board.shots for p in shot.placements}
+        sound = self._sound(job, board) if job.audio else None
+        cutouts = {a.label: self._cutout(a) for a in job.assets if a.kind == "image" and a.label in on_stage}
         progress(0.1)
         talk = _talking(board, sound, job.frames)
-        cutouts = {a.label: self._cutout(a) for a in job.assets if a.kind == "image"}
+        mattes: dict[str, Cutout] = {}  # a reference video's matte, cut from its first frame once
+        layers = _Layers()
         writer = Mp4Writer(out_path, job.width, job.height, sound)
         written = 0
         try:
             previous = None
             for shot, (first, last) in zip(board.shots, shot_frames(board, job.frames), strict=True):
                 background = self._background(shot, job, board, assets, cutouts)
-                videos = {p.label: self._video_layer(assets[p.label], last - first, job)
-                          for p in shot.placements if assets[p.label].kind == "video"}  # fmt: skip
                 count = last - first
+                videos = {p.label: self._video_layer(assets[p.label], count, job, mattes)
+                          for p in shot.placements if assets[p.label].kind == "video"}  # fmt: skip
+                opening = shot.index == 0 and shot.background.kind == "first_frame"
                 for i in range(count):
                     t = i / max(1, count - 1)
+                    speaker, level = talk[first + i]
                     frame = background.copy()
                     for placement in _by_depth(shot.placements):
-                        layer = cutouts.get(placement.label) or next(videos[placement.label])
-                        speaker, level = talk[first + i]
+                        video = videos.get(placement.label)
+                        layer = next(video) if video else cutouts[placement.label]
                         dim = DIM_LISTENERS if speaker and speaker != placement.label else 1.0
-                        fade = min(1.0, i / FADE_IN_FRAMES) if shot.background.kind == "first_frame" and \
-                            shot.index == 0 else 1.0  # fmt: skip
-                        _draw(frame, layer, placement, t, level if speaker == placement.label else 0.0, dim * 1.0,
-                              fade)  # fmt: skip
+                        fade = min(1.0, i / FADE_IN_FRAMES) if opening else 1.0
+                        talking = level if speaker == placement.label else 0.0
+                        _draw(frame, layers.sized(placement, layer, job.height, video is None), placement, t,
+                              talking, dim, fade)  # fmt: skip
                     frame = camera.apply(frame, shot.camera, t)
                     if previous is not None and i < DISSOLVE_FRAMES:
                         w = (i + 1) / (DISSOLVE_FRAMES + 1)
@@ -100,25 +102,30 @@ class AnimaticEngine(Engine):
     # -- layers -----------------------------------------------------------------------------------------
 
     @staticmethod
+    def _sound(job: RenderJob, board: Storyboard) -> np.ndarray:
+        voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
+        return soundtrack(board, voices, EspeakSynth(), job.seed)
+
+    @staticmethod
     def _cutout(asset: Asset) -> Cutout:
         return cut_out(read_image(asset.path), image_alpha(asset.path))
 
     @staticmethod
-    def _video_layer(asset: Asset, count: int, job: RenderJob) -> Iterator[Cutout]:
-        """The video's frames as cut-outs; the matte comes from its first frame (the subject stays in place)."""
-        matte = None
+    def _video_layer(asset: Asset, count: int, job: RenderJob, mattes: dict[str, Cutout]) -> Iterator[Cutout]:
+        """The video's frames as cut-outs. The matte is cut from its first frame once and kept for every frame
+        (a reference video's subject mostly stays where it is)."""
+        last = None
         for picture in video_frames(asset.path, max(1, count), max(job.width, job.height)):
-            if matte is None:
-                first = cut_out(picture)
-                matte = first
-                full = np.zeros(picture.shape[:2], np.float32)
-                x, y, w, h = _locate(first, picture)
-                full[y : y + h, x : x + w] = first.alpha
-                box = (x, y, w, h)
-            x, y, w, h = box
-            yield Cutout(picture[y : y + h, x : x + w], full[y : y + h, x : x + w], matte.face)
-        while True:  # a shot longer than the decoded frames holds the last one
-            yield Cutout(picture[y : y + h, x : x + w], full[y : y + h, x : x + w], matte.face)
+            if asset.label not in mattes:
+                cut = cut_out(picture)
+                mattes[asset.label] = Cutout(np.zeros(0), cut.alpha, cut.face, origin=cut.origin)
+            matte = mattes[asset.label]
+            x, y = matte.origin
+            h, w = matte.alpha.shape
+            last = Cutout(picture[y : y + h, x : x + w], matte.alpha, matte.face)
+            yield last
+        while last is not None:  # a shot longer than the decoded frames holds the last one
+            yield last
 
     def _background(self, shot: Shot, job: RenderJob, board: Storyboard, assets, cutouts) -> np.ndarray:
         kind = shot.background.kind
@@ -133,14 +140,6 @@ class AnimaticEngine(Engine):
             grid = read_image(job.assets[0].path)
             return _cover(grid[y : y + h, x : x + w], job.width, job.height)
         return _backdrop(job.width, job.height, [cutouts[label] for label in shot.subjects if label in cutouts])
-
-
-def _locate(cut: Cutout, picture: np.ndarray) -> tuple[int, int, int, int]:
-    """Where a cropped cut-out lies in the picture it was cut from (cut_out crops to the opaque box)."""
-    h, w = cut.rgb.shape[:2]
-    result = cv2.matchTemplate(picture, cut.rgb, cv2.TM_SQDIFF)
-    _, _, (x, y), _ = cv2.minMaxLoc(result)
-    return x, y, w, h
 
 
 def _backdrop(width: int, height: int, subjects: list[Cutout]) -> np.ndarray:
@@ -187,32 +186,66 @@ def _talking(board: Storyboard, sound: np.ndarray | None, frames: int) -> list[t
     return talk
 
 
-def _draw(frame: np.ndarray, layer: Cutout, placement: Placement, t: float, level: float, dim: float,
+class _Sized:
+    """A cut-out at its placement's size, ready to composite: colour premultiplied by alpha, and 1 - alpha."""
+
+    def __init__(self, rgb: np.ndarray, alpha: np.ndarray, face):
+        self.rgb, self.face = rgb, face
+        self.alpha = alpha[:, :, None].astype(np.float32)
+        self.inverse = 1.0 - self.alpha
+        self.premultiplied = rgb.astype(np.float32) * self.alpha
+
+
+class _Layers:
+    """Cut-outs resized to their placement, kept across frames (a still subject is resized once per shot)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, _Sized] = {}
+
+    def sized(self, placement: Placement, layer: Cutout, frame_height: int, still: bool) -> _Sized:
+        target_h = max(4, round(placement.height * frame_height))
+        scale = target_h / layer.rgb.shape[0]
+        target_w = max(4, round(layer.rgb.shape[1] * scale))
+        key = (placement.label, target_w, target_h)
+        if still and key in self._cache:
+            return self._cache[key]
+        shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        face = [round(v * scale) for v in layer.face] if layer.face else None
+        sized = _Sized(cv2.resize(layer.rgb, (target_w, target_h), interpolation=shrink),
+                       cv2.resize(layer.alpha, (target_w, target_h), interpolation=cv2.INTER_LINEAR), face)  # fmt: skip
+        if still:
+            self._cache[key] = sized
+        return sized
+
+
+def _draw(frame: np.ndarray, layer: _Sized, placement: Placement, t: float, level: float, dim: float,
           fade: float) -> None:  # fmt: skip
-    """Composite one subject: scaled to its placement, moved if it walks, talking at `level`."""
+    """Composite one sized subject at its placement, moved if it walks, talking at `level`: its jaw opens and
+    it rises a little with the voice."""
     height, width = frame.shape[:2]
-    target_h = max(4, round(placement.height * height * (1 + 0.03 * level)))
-    scale = target_h / layer.rgb.shape[0]
-    target_w = max(4, round(layer.rgb.shape[1] * scale))
-    rgb = cv2.resize(layer.rgb, (target_w, target_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    alpha = cv2.resize(layer.alpha, (target_w, target_h), interpolation=cv2.INTER_LINEAR)
-    if level > 0 and layer.face is not None:
-        rgb = _open_jaw(rgb, [round(v * scale) for v in layer.face], level)
+    target_h, target_w = layer.alpha.shape[:2]
     x = placement.x
     if placement.motion == "walk_right":
         x += -0.25 + 0.5 * t
     elif placement.motion == "walk_left":
         x += 0.25 - 0.5 * t
     left = round(x * width - target_w / 2)
-    top = round(placement.bottom * height - target_h)
+    top = round(placement.bottom * height - target_h - 0.015 * height * level)
     x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + target_w), min(height, top + target_h)
     if x0 >= x1 or y0 >= y1:
         return
     src = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
-    a = (alpha[src] * fade)[:, :, None]
     region = frame[y0:y1, x0:x1].astype(np.float32)
-    subject = rgb[src].astype(np.float32) * dim
-    frame[y0:y1, x0:x1] = (region + (subject - region) * a).astype(np.uint8)
+    if level > 0 and layer.face is not None:  # the talking face changes every frame: blended from scratch
+        rgb = _open_jaw(layer.rgb, layer.face, level)[src].astype(np.float32)
+        a = layer.alpha[src] * fade
+        frame[y0:y1, x0:x1] = (region * (1 - a) + rgb * dim * a).astype(np.uint8)
+    elif fade < 1.0:
+        a = layer.alpha[src] * fade
+        frame[y0:y1, x0:x1] = (region * (1 - a) + layer.premultiplied[src] * (dim * fade)).astype(np.uint8)
+    else:
+        colour = layer.premultiplied[src] if dim == 1.0 else layer.premultiplied[src] * dim
+        frame[y0:y1, x0:x1] = (region * layer.inverse[src] + colour).astype(np.uint8)
 
 
 def _open_jaw(rgb: np.ndarray, face: list[int], level: float) -> np.ndarray:
