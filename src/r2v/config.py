@@ -85,6 +85,10 @@ class Settings:
     moderation_words_file: Path | None = field(
         default_factory=lambda: Path(p) if (p := os.environ.get("R2V_MODERATION_WORDS_FILE")) else None
     )
+    # prompt_extend by an OpenAI-compatible chat endpoint (director/rewrite.py); unset: the plan's own script.
+    prompt_extend_url: str | None = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_URL") or None)
+    prompt_extend_model: str = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_MODEL", "gpt-4o-mini"))
+    prompt_extend_key: str | None = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_KEY") or None)
     poll_interval_s: float = 0.2
 
     def __post_init__(self) -> None:

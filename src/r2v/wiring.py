@@ -56,11 +56,15 @@ def build(settings: Settings, clock: Clock | None = None) -> Components:
 
 
 def job_rules(settings: Settings, moderator):
+    from r2v.director.rewrite import PromptRewriter
     from r2v.media.sandbox import SandboxLimits
     from r2v.worker.pipeline import JobRules
 
     limits = SandboxLimits(timeout_s=settings.probe_timeout_s, memory_mb=settings.probe_memory_mb)
-    return JobRules(region=settings.region, probe_limits=limits, moderator=moderator)
+    rewriter = None
+    if settings.prompt_extend_url:
+        rewriter = PromptRewriter(settings.prompt_extend_url, settings.prompt_extend_model, settings.prompt_extend_key)
+    return JobRules(region=settings.region, probe_limits=limits, moderator=moderator, rewriter=rewriter)
 
 
 def runner_for(parts: Components):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from r2v.director import Cast, Storyboard, direct
 from r2v.director.grid import find_panels
+from r2v.director.rewrite import PromptRewriter
 from r2v.engines.base import Asset, Engine, Progress, RenderJob
 from r2v.errors import DATA_INSPECTION_FAILED, INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
 from r2v.media import probe as probing
@@ -43,6 +44,7 @@ class JobRules:
     region: str = catalog.DEFAULT_REGION
     probe_limits: SandboxLimits = SandboxLimits()
     moderator: Moderator | None = None
+    rewriter: PromptRewriter | None = None  # prompt_extend by a language model (None: the plan's own script)
 
 
 @dataclass
@@ -102,7 +104,9 @@ def run_job(
         if result.frames != job.frames:
             raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
         # prompt_extend (wan2.7): the prompt the video was made from is the director's explicit shot script.
-        actual = plan.script() if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
+        actual = None
+        if spec.generation == catalog.GEN_27 and spec.prompt_extend:
+            actual = rules.rewriter.rewrite(spec.prompt, plan) if rules.rewriter else plan.script()
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id)
