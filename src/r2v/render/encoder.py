@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,3 +97,44 @@ class Mp4Writer:
             self._container.close()
         except Exception:  # noqa: BLE001 - the file is being thrown away
             pass
+
+
+class PipelinedMp4Writer:
+    """An Mp4Writer fed from a bounded queue by a thread of its own, so that the next frame is composed while
+    this one is encoded (x264 and the compositing both run mostly outside the GIL). One consumer, in order:
+    the bytes are the same as Mp4Writer's. An encoding error is raised on the next call."""
+
+    def __init__(self, path: Path, width: int, height: int, soundtrack: np.ndarray | None, depth: int = 3):
+        self._writer = Mp4Writer(path, width, height, soundtrack)
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="r2v-encoder", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_frame(frame)
+                except BaseException as exc:  # noqa: BLE001 - handed to the producer
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def write_frame(self, rgb: np.ndarray) -> None:
+        self._raise()
+        self._queue.put(rgb)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        self._raise()
+        self._writer.close()
+
+    def abort(self) -> None:
+        self._error = self._error or RuntimeError("aborted")
+        self._queue.put(None)
+        self._thread.join()
+        self._writer.abort()

@@ -21,7 +21,7 @@ from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
-from r2v.render.encoder import AUDIO_RATE, FPS, Mp4Writer
+from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
 from r2v.voice.mix import soundtrack, speaker_voices
 from r2v.voice.tts import EspeakSynth
 
@@ -59,7 +59,7 @@ class AnimaticEngine(Engine):
         talk = _talking(board, sound, job.frames)
         mattes: dict[str, Cutout] = {}  # a reference video's matte, cut from its first frame once
         layers = _Layers()
-        writer = Mp4Writer(out_path, job.width, job.height, sound)
+        writer = PipelinedMp4Writer(out_path, job.width, job.height, sound)
         written = 0
         try:
             previous = None
