@@ -18,6 +18,7 @@ from r2v.director import Cast, Shot, Storyboard, direct
 from r2v.director.storyboard import Placement
 from r2v.engines.animatic import camera
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
+from r2v.engines.animatic.matte import MovingMatte
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
@@ -57,7 +58,7 @@ class AnimaticEngine(Engine):
         cutouts = {a.label: self._cutout(a) for a in job.assets if a.kind == "image" and a.label in on_stage}
         progress(0.1)
         talk = _talking(board, sound, job.frames)
-        mattes: dict[str, Cutout] = {}  # a reference video's matte, cut from its first frame once
+        mattes: dict[str, MovingMatte] = {}  # one per reference video, made once
         layers = _Layers()
         writer = PipelinedMp4Writer(out_path, job.width, job.height, sound)
         written = 0
@@ -111,18 +112,15 @@ class AnimaticEngine(Engine):
         return cut_out(read_image(asset.path), image_alpha(asset.path))
 
     @staticmethod
-    def _video_layer(asset: Asset, count: int, job: RenderJob, mattes: dict[str, Cutout]) -> Iterator[Cutout]:
-        """The video's frames as cut-outs. The matte is cut from its first frame once and kept for every frame
-        (a reference video's subject mostly stays where it is)."""
+    def _video_layer(asset: Asset, count: int, job: RenderJob, mattes: dict[str, MovingMatte]) -> Iterator[Cutout]:
+        """The video's frames as cut-outs under a matte that follows the subject's movement (matte.py)."""
+        side = min(job.width, job.height)  # a subject is drawn about frame-high: decoding it bigger is waste
+        if asset.label not in mattes:
+            mattes[asset.label] = MovingMatte(asset.path, side)
+        matte = mattes[asset.label]
         last = None
-        for picture in video_frames(asset.path, max(1, count), max(job.width, job.height)):
-            if asset.label not in mattes:
-                cut = cut_out(picture)
-                mattes[asset.label] = Cutout(np.zeros(0), cut.alpha, cut.face, origin=cut.origin)
-            matte = mattes[asset.label]
-            x, y = matte.origin
-            h, w = matte.alpha.shape
-            last = Cutout(picture[y : y + h, x : x + w], matte.alpha, matte.face)
+        for picture in video_frames(asset.path, max(1, count), side):
+            last = matte.cut(picture)
             yield last
         while last is not None:  # a shot longer than the decoded frames holds the last one
             yield last
