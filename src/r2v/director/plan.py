@@ -92,27 +92,19 @@ def _fit_count(pieces, how: str, duration: float, shot_type: str | None, panels:
 
 
 def _places(prompt: str, cast: Cast) -> set[str]:
-    """References the prompt uses as a place (在图4的椅子上, "in Image 4"), not as someone in the scene."""
-    found = set()
-    for member in cast.members:
-        ref = _ref_pattern(cast, member.label)
-        for template in (_PLACE_ZH, _PLACE_ZH_2, _PLACE_EN):
-            if re.search(template.format(ref=ref), prompt):
-                found.add(member.label)
-    # a reference named only as a place is a place; one also acting elsewhere stays a subject there too
-    return found
+    """References the prompt uses as a place (在图4的椅子上, "in Image 4"): backgrounds, never subjects."""
+    return {label for label in cast.labels if _used_as_place(prompt, cast, label)}
 
 
-def _ref_pattern(cast: Cast, label: str) -> str:
-    """A regex for one member's mentions (any alias), for embedding in the place templates."""
+def _used_as_place(text: str, cast: Cast, label: str) -> bool:
     member = next(m for m in cast.members if m.label == label)
-    return "(?:" + "|".join(aliases(member, len(cast.members) == 1)) + ")"
+    ref = "(?:" + "|".join(aliases(member, len(cast.members) == 1)) + ")"  # any alias of this member
+    return any(re.search(template.format(ref=ref), text) for template in (_PLACE_ZH, _PLACE_ZH_2, _PLACE_EN))
 
 
 def _first_place(text: str, cast: Cast, places: set[str]) -> Background | None:
     for label in cast.labels_in(text):
-        ref = _ref_pattern(cast, label)
-        if label in places and any(re.search(t.format(ref=ref), text) for t in (_PLACE_ZH, _PLACE_ZH_2, _PLACE_EN)):
+        if label in places and _used_as_place(text, cast, label):
             return Background("reference", label=label)
     return None
 
