@@ -22,6 +22,7 @@ from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import FPS, Mp4Writer
+from r2v.render.geometry import cover, ease
 from r2v.voice.mix import soundtrack, speaker_voices
 from r2v.voice.tts import EspeakSynth
 
@@ -29,28 +30,12 @@ DISSOLVE_FRAMES = 8
 FIRST_FRAME_MIN = FPS  # the first frame holds at least one second
 
 
-def _ease(t: float) -> float:
-    return t * t * (3 - 2 * t)
-
-
-def _cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Scale and centre-crop to fill width x height."""
-    h, w = image.shape[:2]
-    scale = max(width / w, height / h)
-    resized = cv2.resize(
-        image, (max(width, round(w * scale)), max(height, round(h * scale))), interpolation=cv2.INTER_AREA
-    )
-    y = (resized.shape[0] - height) // 2
-    x = (resized.shape[1] - width) // 2
-    return resized[y : y + height, x : x + width]
-
-
 class _Framer:
     """Places a picture inside the output frame: whole, centred, over a blurred and dimmed cover of itself."""
 
     def __init__(self, width: int, height: int, backdrop_from: np.ndarray):
         self.width, self.height = width, height
-        small = _cover(backdrop_from, max(2, width // 8), max(2, height // 8))
+        small = cover(backdrop_from, max(2, width // 8), max(2, height // 8))
         blurred = cv2.GaussianBlur(small, (0, 0), 3)
         self.backdrop = (cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR) * 0.55).astype(np.uint8)
 
@@ -70,7 +55,7 @@ def _camera(frame: np.ndarray, t: float, zoom_to: float, pan: tuple[float, float
     if t <= 0:
         return frame
     h, w = frame.shape[:2]
-    e = _ease(t)
+    e = ease(t)
     zoom = 1 + (zoom_to - 1) * e
     cx = w / 2 + pan[0] * w * e * (zoom - 1) / 2
     cy = h / 2 + pan[1] * h * e * (zoom - 1) / 2
@@ -141,7 +126,7 @@ class ReelEngine(Engine):
         pan = (rng.uniform(-1, 1), rng.uniform(-1, 1))
         zoom_to = rng.uniform(1.06, 1.14)
         if not isinstance(source, Asset):  # the first frame: shown exactly, filling the frame, then a slow push-in
-            still = _cover(read_image(source), width, height)
+            still = cover(read_image(source), width, height)
             for i in range(count):
                 yield _camera(still, i / max(1, count - 1), 1 + (zoom_to - 1) / 2, pan)
             return

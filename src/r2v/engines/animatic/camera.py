@@ -8,11 +8,7 @@ import math
 import cv2
 import numpy as np
 
-
-def ease(t: float) -> float:
-    """Smoothstep: starts and ends at rest."""
-    t = min(1.0, max(0.0, t))
-    return t * t * (3 - 2 * t)
+from r2v.render.geometry import ease
 
 
 def view(kind: str, t: float) -> tuple[float, float, float, float]:

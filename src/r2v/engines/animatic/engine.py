@@ -8,6 +8,7 @@ given, is exactly frame 0. Deterministic for a given job."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,21 +24,13 @@ from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
+from r2v.render.geometry import cover
 from r2v.voice.mix import soundtrack, speaker_voices
 from r2v.voice.tts import EspeakSynth
 
 DISSOLVE_FRAMES = 6
 FADE_IN_FRAMES = 8  # subjects appear over the first frame, which itself is shown exactly at frame 0
 DIM_LISTENERS = 0.86
-
-
-def _cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    scale = max(width / w, height / h)
-    size = (max(width, round(w * scale)), max(height, round(h * scale)))
-    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    y, x = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
-    return np.ascontiguousarray(resized[y : y + height, x : x + width])
 
 
 def shot_frames(board: Storyboard, total: int) -> list[tuple[int, int]]:
@@ -55,7 +48,9 @@ class AnimaticEngine(Engine):
         assets = {a.label: a for a in job.assets}
         on_stage = {p.label for shot in board.shots for p in shot.placements}
         sound = self._sound(job, board) if job.audio else None
-        cutouts = {a.label: self._cutout(a) for a in job.assets if a.kind == "image" and a.label in on_stage}
+        read = functools.cache(read_image)  # each picture decoded once per render (a grid serves every panel)
+        cutouts = {a.label: self._cutout(a, read) for a in job.assets if a.kind == "image" and a.label in on_stage}
+        backgrounds: dict[tuple, np.ndarray] = {}  # shots on the same background share it
         progress(0.1)
         talk = _talking(board, sound, job.frames)
         mattes: dict[str, MovingMatte] = {}  # one per reference video, made once
@@ -65,7 +60,10 @@ class AnimaticEngine(Engine):
         try:
             previous = None
             for shot, (first, last) in zip(board.shots, shot_frames(board, job.frames), strict=True):
-                background = self._background(shot, job, board, assets, cutouts)
+                where = (shot.background.kind, shot.background.label, shot.background.panel, tuple(shot.subjects))
+                if where not in backgrounds:
+                    backgrounds[where] = self._background(shot, job, board, assets, cutouts, read)
+                background = backgrounds[where]
                 count = last - first
                 videos = {p.label: self._video_layer(assets[p.label], count, job, mattes)
                           for p in shot.placements if assets[p.label].kind == "video"}  # fmt: skip
@@ -108,8 +106,8 @@ class AnimaticEngine(Engine):
         return soundtrack(board, voices, EspeakSynth(), job.seed)
 
     @staticmethod
-    def _cutout(asset: Asset) -> Cutout:
-        return cut_out(read_image(asset.path), image_alpha(asset.path))
+    def _cutout(asset: Asset, read) -> Cutout:
+        return cut_out(read(asset.path), image_alpha(asset.path))
 
     @staticmethod
     def _video_layer(asset: Asset, count: int, job: RenderJob, mattes: dict[str, MovingMatte]) -> Iterator[Cutout]:
@@ -125,18 +123,18 @@ class AnimaticEngine(Engine):
         while last is not None:  # a shot longer than the decoded frames holds the last one
             yield last
 
-    def _background(self, shot: Shot, job: RenderJob, board: Storyboard, assets, cutouts) -> np.ndarray:
+    def _background(self, shot: Shot, job: RenderJob, board: Storyboard, assets, cutouts, read) -> np.ndarray:
         kind = shot.background.kind
         if kind == "first_frame" and job.first_frame is not None:
-            return _cover(read_image(job.first_frame), job.width, job.height)
+            return cover(read(job.first_frame), job.width, job.height)
         if kind == "reference" and shot.background.label in assets:
             place = assets[shot.background.label]
-            picture = read_image(place.path) if place.kind == "image" else next(video_frames(place.path, 1, 1920))
-            return _cover(picture, job.width, job.height)
+            picture = read(place.path) if place.kind == "image" else next(video_frames(place.path, 1, 1920))
+            return cover(picture, job.width, job.height)
         if kind == "panel" and board.panels and job.assets:
             x, y, w, h = board.panels[shot.background.panel]
-            grid = read_image(job.assets[0].path)
-            return _cover(grid[y : y + h, x : x + w], job.width, job.height)
+            grid = read(job.assets[0].path)
+            return cover(grid[y : y + h, x : x + w], job.width, job.height)
         return _backdrop(job.width, job.height, [cutouts[label] for label in shot.subjects if label in cutouts])
 
 
