@@ -1,5 +1,6 @@
-"""Render speed of the reel engine: the user guide's multi-subject example (5 references, 2 voices, watermark)
-at 720P and 1080P, 10 s each, rendered several times through `r2v generate`'s pipeline.
+"""Render speed of the whole pipeline (`r2v generate`: process start, probing sandbox, director, voices, default
+engine): the user guide's multi-subject example (its prompt with two spoken lines, 5 references, 2 voices,
+watermark) at 720P and 1080P, 10 s each, rendered several times.
 
     python benchmarks/render_speed.py [--runs 3]
 
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from r2v.demo.assets import make_guide_assets
+from r2v.demo.guide import PROMPT, multi_subject_media
 
 
 def main() -> int:
@@ -28,17 +30,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         files = make_guide_assets(Path(tmp) / "assets")
         for resolution in ("720P", "1080P"):
-            girl, boy = files["girl"], files["boy_video"]
             request = {
                 "model": "wan2.7-r2v",
-                "input": {"prompt": "视频1抱着图3，图1手中拿着图2", "media": [
-                    {"type": "reference_image", "url": str(girl), "reference_voice": str(files["girl_voice"])},
-                    {"type": "reference_video", "url": str(boy), "reference_voice": str(files["boy_voice"])},
-                    {"type": "reference_image", "url": str(files["sunflowers"])},
-                    {"type": "reference_image", "url": str(files["guitar"])},
-                    {"type": "reference_image", "url": str(files["room"])}]},
+                "input": {"prompt": PROMPT, "media": multi_subject_media(lambda name: str(files[name]))},
                 "parameters": {"resolution": resolution, "duration": 10, "watermark": True, "seed": 1},
-            }  # fmt: skip
+            }
             path = Path(tmp) / f"{resolution}.json"
             path.write_text(json.dumps(request, ensure_ascii=False), encoding="utf-8")
             times = []
