@@ -52,31 +52,25 @@ def video(path: Path, seconds: float, fps: int = 5, size: int = 256, with_audio:
     return path
 
 
-def audio_only_mp4(path: Path, seconds: float = 2.0) -> Path:
-    rate = 48000
-    with av.open(str(path), "w", format="mp4") as out:
-        stream = out.add_stream("aac", rate=rate)
-        t = np.arange(int(seconds * rate)) / rate
-        pcm = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
-        for start in range(0, len(pcm), 1024):
-            frame = av.AudioFrame.from_ndarray(pcm[None, start : start + 1024], format="fltp", layout="mono")
-            frame.sample_rate = rate
-            out.mux(stream.encode(frame))
+def _tone(path: Path, container: str, codec: str, rate: int, frame: int, hz: float, seconds: float) -> Path:
+    """A sine tone encoded with `codec` into a `container` file that holds nothing else."""
+    with av.open(str(path), "w", format=container) as out:
+        stream = out.add_stream(codec, rate=rate)
+        pcm = (0.3 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
+        for start in range(0, len(pcm), frame):
+            chunk = av.AudioFrame.from_ndarray(pcm[None, start : start + frame], format="fltp", layout="mono")
+            chunk.sample_rate = rate
+            out.mux(stream.encode(chunk))
         out.mux(stream.encode(None))
     return path
+
+
+def audio_only_mp4(path: Path, seconds: float = 2.0) -> Path:
+    return _tone(path, "mp4", "aac", 48000, 1024, 220, seconds)
 
 
 def mp3(path: Path, seconds: float = 2.0) -> Path:
-    rate = 44100
-    with av.open(str(path), "w", format="mp3") as out:
-        stream = out.add_stream("libmp3lame", rate=rate)
-        pcm = (0.3 * np.sin(2 * np.pi * 330 * np.arange(int(seconds * rate)) / rate)).astype(np.float32)
-        for start in range(0, len(pcm), 1152):
-            frame = av.AudioFrame.from_ndarray(pcm[None, start : start + 1152], format="fltp", layout="mono")
-            frame.sample_rate = rate
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    return _tone(path, "mp3", "libmp3lame", 44100, 1152, 330, seconds)
 
 
 def wav(path: Path, seconds: float, rate: int = 8000) -> Path:

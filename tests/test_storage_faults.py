@@ -26,9 +26,14 @@ def _run_task(server: ServerProcess, url: str) -> dict:
                        {"SUCCEEDED", "FAILED"})  # fmt: skip
 
 
-def _assert_serving(server: ServerProcess) -> None:
+def _assert_fault_fails_the_task_only(server: ServerProcess, url: str, heal) -> None:
+    """Under the fault a task fails with InternalError and the server keeps answering; healed, it renders."""
+    failed = _run_task(server, url)
+    assert failed["task_status"] == "FAILED" and failed["code"] == "InternalError", failed
     assert httpx.get(server.base + "/healthz").json()["status"] == "ok"
     assert httpx.get(server.api + "/tasks", headers=HEADERS).status_code == 200
+    heal()
+    assert _run_task(server, url)["task_status"] == "SUCCEEDED"
 
 
 def test_unwritable_results_dir_fails_the_task_not_the_server(tmp_path, media):
@@ -37,11 +42,7 @@ def test_unwritable_results_dir_fails_the_task_not_the_server(tmp_path, media):
         results = tmp_path / "data" / "files" / "results"
         shutil.rmtree(results, ignore_errors=True)
         results.write_bytes(b"a file where the results directory should be")  # even root cannot write into it
-        failed = _run_task(server, media.url("girl.png"))
-        assert failed["task_status"] == "FAILED" and failed["code"] == "InternalError", failed
-        _assert_serving(server)
-        results.unlink()
-        assert _run_task(server, media.url("girl.png"))["task_status"] == "SUCCEEDED"
+        _assert_fault_fails_the_task_only(server, media.url("girl.png"), results.unlink)
     finally:
         server.stop()
     assert "Traceback" in server.log_path.read_text()  # the cause is logged for the operator, not sent
@@ -57,11 +58,7 @@ def test_full_disk_fails_the_task_not_the_server(tmp_path, media):
     try:
         filler = files / "filler"  # fill the disk but for 64 KB: less than any 720P video
         filler.write_bytes(b"\0" * (shutil.disk_usage(files).free - 65536))
-        failed = _run_task(server, media.url("girl.png"))
-        assert failed["task_status"] == "FAILED" and failed["code"] == "InternalError", failed
-        _assert_serving(server)
-        filler.unlink()
-        assert _run_task(server, media.url("girl.png"))["task_status"] == "SUCCEEDED"
+        _assert_fault_fails_the_task_only(server, media.url("girl.png"), filler.unlink)
     finally:
         server.stop()
         subprocess.run(["umount", "-l", str(files)], capture_output=True)
