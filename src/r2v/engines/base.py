@@ -46,7 +46,7 @@ class RenderJob:
 @dataclass
 class RenderResult:
     frames: int
-    # What was shown when, as (start s, end s, label): written back as the plan behind `actual_prompt`.
+    # What was shown when, as (start s, end s, label), for engines that do not follow the director's plan (reel).
     timeline: list[tuple[float, float, str]] = field(default_factory=list)
 
 

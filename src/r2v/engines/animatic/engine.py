@@ -95,8 +95,7 @@ class AnimaticEngine(Engine):
             writer.abort()
             raise
         progress(1.0)
-        timeline = [(s.start, s.end, ",".join(s.subjects) or s.background.kind) for s in board.shots]
-        return RenderResult(frames=written, timeline=timeline)
+        return RenderResult(frames=written)  # what is shown when is the plan itself
 
     # -- layers -----------------------------------------------------------------------------------------
 
