@@ -13,7 +13,7 @@ from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 from r2v.director.storyboard import Storyboard
-from r2v.voice.timbre import WORLD_RATE, VoiceProfile, measure, respeak
+from r2v.voice.timbre import MEASURE_SECONDS, WORLD_RATE, VoiceProfile, measure, respeak
 from r2v.voice.tts import SpeechSynth
 
 RATE = 48000
@@ -22,7 +22,7 @@ TRUE_PEAK_DBTP = -1.0
 AMBIENCE_DBFS = -48.0  # RMS of the room tone under the dialogue
 STOCK_PITCHES = (200.0, 115.0, 165.0, 240.0, 135.0)  # distinct voices for speakers without a reference
 
-ReadAudio = Callable[[Path], np.ndarray]  # a file's sound as (n, 2) float32 at 48 kHz
+ReadAudio = Callable[..., np.ndarray]  # read_audio(path, max_seconds=...): (n, 2) float32 at 48 kHz
 
 
 def speaker_voices(board: Storyboard, references: dict[str, Path | None], read_audio: ReadAudio) -> dict:
@@ -35,7 +35,7 @@ def speaker_voices(board: Storyboard, references: dict[str, Path | None], read_a
         path = references.get(speaker)
         profile = None
         if path is not None:
-            sound = read_audio(path)
+            sound = read_audio(path, max_seconds=MEASURE_SECONDS)  # a 30 s video's sound is not all needed
             if len(sound):
                 profile = measure(sound.mean(axis=1), RATE)
         voices[speaker] = profile or VoiceProfile(f0=next(stock))

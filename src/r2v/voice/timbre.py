@@ -17,6 +17,7 @@ from scipy.signal import resample_poly
 WORLD_RATE = 24000
 FRAME_MS = 5.0
 MAX_EQ_DB = 12.0
+MEASURE_SECONDS = 10  # of a reference recording are enough to know the voice
 
 
 @dataclass
@@ -47,7 +48,7 @@ def median_pitch(samples: np.ndarray, rate: int = WORLD_RATE) -> float:
 
 def measure(samples: np.ndarray, rate: int) -> VoiceProfile | None:
     """The profile of a recorded voice (mono), or None when it holds too little voiced speech to measure."""
-    x = to_world_rate(samples, rate)[: WORLD_RATE * 10]
+    x = to_world_rate(samples, rate)[: WORLD_RATE * MEASURE_SECONDS]
     f0 = pitch_track(x)
     voiced = f0 > 0
     if voiced.sum() < 20:
