@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from concurrent.futures import Future
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,15 +19,20 @@ AAC_FRAME = 1024
 X264_THREADS = "2"
 
 
+Soundtrack = np.ndarray | Future  # (n, 2) float32 at 48 kHz, or one still being made
+
+
 class Mp4Writer:
     """Write RGB frames and (optionally) a float stereo soundtrack into an H.264/AAC MP4.
 
     Frames are numbered, so the file has exactly as many frames as were written, at exactly 30 fps. The
-    soundtrack is given whole, up front, and interleaved with the frames as they come, so that a player
-    reading the file front to back finds sound and picture side by side.
+    soundtrack is given whole and interleaved with the frames as they come, so that a player reading the file
+    front to back finds sound and picture side by side. It may be a Future still being computed: frames are
+    encoded meanwhile and their packets held until it is ready, then muxed in the same order as if it had been
+    there from the start (the file's bytes do not depend on when it arrived).
     """
 
-    def __init__(self, path: Path, width: int, height: int, soundtrack: np.ndarray | None):
+    def __init__(self, path: Path, width: int, height: int, soundtrack: Soundtrack | None):
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even sizes, got {width}x{height}")
         self.width, self.height = width, height
@@ -44,16 +50,25 @@ class Mp4Writer:
             "x264-params": "keyint=60:min-keyint=30",
         }
         self._audio = None
-        self._sound = None
+        self._sound: np.ndarray | None = None  # planar (2, n), once known
+        self._sound_future: Future | None = None
         self._sound_pos = 0
+        # (video packets, sound end) per written frame whose muxing waits for the soundtrack
+        self._held: list[tuple[list[av.Packet], int]] = []
         if soundtrack is not None:
             self._audio = self._container.add_stream("aac", rate=AUDIO_RATE)
             self._audio.layout = "stereo"
             self._audio.bit_rate = 128_000
             # Opened now: the MP4 header, written with the first packet, needs both codecs' parameters.
             self._audio.codec_context.open()
-            self._sound = np.ascontiguousarray(soundtrack.T.astype(np.float32))  # planar (2, n)
+            if isinstance(soundtrack, Future):
+                self._sound_future = soundtrack
+            else:
+                self._take_sound(soundtrack)
         self._frames = 0
+
+    def _take_sound(self, soundtrack: np.ndarray) -> None:
+        self._sound = np.ascontiguousarray(soundtrack.T.astype(np.float32))
 
     def write_frame(self, rgb: np.ndarray) -> None:
         yuv = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420)
@@ -61,9 +76,20 @@ class Mp4Writer:
         frame.pts = self._frames
         frame.time_base = Fraction(1, FPS)  # not the stream's: the muxer changes that after the header
         self._frames += 1
-        for packet in self._video.encode(frame):
-            self._container.mux(packet)
-        self._write_sound_until(self._frames * AUDIO_RATE // FPS)
+        self._mux(list(self._video.encode(frame)), self._frames * AUDIO_RATE // FPS, wait=False)
+
+    def _mux(self, packets: list[av.Packet], sound_end: int, wait: bool) -> None:
+        """Mux a frame's video packets, then the sound up to its end; held back while the sound is pending."""
+        self._held.append((packets, sound_end))
+        if self._audio is not None and self._sound is None:
+            if not (wait or self._sound_future.done()):
+                return
+            self._take_sound(self._sound_future.result())
+        for held, end in self._held:
+            for packet in held:
+                self._container.mux(packet)
+            self._write_sound_until(end)
+        self._held.clear()
 
     def _write_sound_until(self, end: int) -> None:
         if self._sound is None:
@@ -84,8 +110,7 @@ class Mp4Writer:
         return self._frames
 
     def close(self) -> None:
-        for packet in self._video.encode():
-            self._container.mux(packet)
+        self._mux(list(self._video.encode()), self._frames * AUDIO_RATE // FPS, wait=True)
         if self._audio is not None:
             self._write_sound_until(self._sound.shape[1])
             for packet in self._audio.encode():
@@ -104,7 +129,7 @@ class PipelinedMp4Writer:
     this one is encoded (x264 and the compositing both run mostly outside the GIL). One consumer, in order:
     the bytes are the same as Mp4Writer's. An encoding error is raised on the next call."""
 
-    def __init__(self, path: Path, width: int, height: int, soundtrack: np.ndarray | None, depth: int = 3):
+    def __init__(self, path: Path, width: int, height: int, soundtrack: Soundtrack | None, depth: int = 3):
         self._writer = Mp4Writer(path, width, height, soundtrack)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
