@@ -187,3 +187,45 @@ def test_script_is_an_explicit_shot_list_in_the_prompts_language():
     assert zh.startswith("镜头1[0.0-") and "镜头2[" in zh and "场景为图4" in zh and "今天的阳光真好" in zh
     en = direct('Image 1 waves. Image 2 says: "Hi."', Cast.of(IMG2), 4).script()
     assert en.startswith("Shot 1 [0.0-") and "Shot 2 [" in en
+
+
+# (prompt, cast, {label: (depth, motion)}) — how the text stages its subjects
+STAGING = [
+    ("全景：图1站在近处，远处的图2在看书。", IMG2, {"图1": ("near", "static"), "图2": ("far", "static")}),
+    ("Wide shot: Image 1 in the foreground, Image 2 waves in the distance.", IMG2,
+     {"图1": ("near", "static"), "图2": ("far", "static")}),
+    ("图2在背景里，图1在画面左边。", IMG2, {"图1": ("middle", "static"), "图2": ("far", "static")}),
+    ("图1走进房间，图2离开了。", IMG2, {"图1": ("middle", "enter_left"), "图2": ("middle", "leave_right")}),
+    ("character2 坐在椅子上弹吉他,character1 走过来说:'听起来不错'", CHAR2, {"character1": ("middle", "enter_right")}),
+    ("图1路过图2。", IMG2, {"图1": ("middle", "walk_right"), "图2": ("middle", "static")}),
+    ("Image 1 and Image 2 talk, then Image 2 walks away.", IMG2, {"图2": ("middle", "leave_right")}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("prompt, cast, expected", STAGING, ids=[s[0] for s in STAGING])
+def test_staging_depth_and_movement(prompt, cast, expected):
+    board = direct(prompt, Cast.of(cast), 5, shot_type="single")
+    placed = {p.label: p for p in board.shots[0].placements}
+    for label, (depth, motion) in expected.items():
+        assert (placed[label].depth, placed[label].motion) == (depth, motion), placed[label]
+    middle = [p for p in placed.values() if p.depth == "middle" and not p.held_by]
+    for p in placed.values():  # perspective: far is smaller with its feet higher, near the other way
+        for m in middle:
+            if p.depth == "far":
+                assert p.height < m.height and p.bottom < m.bottom
+            if p.depth == "near":
+                assert p.height > m.height and p.bottom > m.bottom
+
+
+@pytest.mark.parametrize("motion, start, end", [("enter_left", -0.3, 0.4), ("enter_right", 1.3, 0.4),
+                                                ("leave_left", 0.4, -0.3), ("leave_right", 0.4, 1.3),
+                                                ("walk_right", 0.15, 0.65), ("static", 0.4, 0.4)])  # fmt: skip
+def test_a_movement_is_a_smooth_path_from_off_frame_or_to_it(motion, start, end):
+    from r2v.director.storyboard import Placement
+
+    p = Placement("图1", 0.4, 1.0, 0.8, motion)
+    path = [p.x_at(i / 90) for i in range(91)]  # a 3 s shot's frames
+    assert path[0] == pytest.approx(start) and path[-1] == pytest.approx(end)
+    steps = [b - a for a, b in zip(path, path[1:], strict=False)]
+    assert all(s * (end - start) >= 0 for s in steps)  # never turns back
+    assert max(map(abs, steps), default=0) < 0.04  # no jump between frames (a frame width in 25 frames at most)

@@ -1,5 +1,6 @@
 """Staging: where each subject of a shot stands and how big, from the framing, the number of subjects, and
-what the text says (left/right, walking past, holding). Engine-independent: engines draw what this decides."""
+what the text says (left/right, near/far, walking past, coming in or going out, holding). Engine-independent:
+engines draw what this decides."""
 
 from __future__ import annotations
 
@@ -13,7 +14,20 @@ from r2v.director.storyboard import CLOSE, CLOSE_UP, EXTREME_CLOSE_UP, MEDIUM, W
 SIZES = {WIDE: (0.55, 0.93), MEDIUM: (0.8, 1.02), CLOSE: (1.1, 1.2), CLOSE_UP: (1.7, 1.75),
          EXTREME_CLOSE_UP: (2.6, 2.7)}  # fmt: skip
 PROP_SHARE = 0.4  # a held object's height, relative to its holder's
-_WALK = re.compile(r"路过|走过|经过|穿过|走向|跑过|(?i:\b(?:walks?|walking|runs?|running|passes|passing)\b)")
+# Depth: sizes and feet scale about the horizon (an eye line at this height), as in a perspective view.
+HORIZON = 0.45
+DEPTH_SCALE = {"near": 1.3, "far": 0.6}
+_ENGLISH = "(?i:\\b(?:{})\\b)"  # English words, whole, any case
+_ENTER = re.compile("走进|走入|走来|跑来|跑进|进入画面|入画|走过来|跑过来|"
+                    + _ENGLISH.format("enters?|entering|walks? in|comes? in|runs? in"))  # fmt: skip
+_LEAVE = re.compile("离开|走出|走开|走远|跑开|出画|"
+                    + _ENGLISH.format("leaves?|leaving|exits?|walks? (?:away|off|out)|runs? off"))  # fmt: skip
+_WALK = re.compile("路过|走过(?!来)|经过|穿过|走向|跑过(?!来)|"
+                   + _ENGLISH.format("walks?|walking|runs?|running|passes|passing"))  # fmt: skip
+_FAR = re.compile("远处|远方|远远|后方|背景里|背景中|"
+                  + _ENGLISH.format("in the distance|in the background|far away|far off"))  # fmt: skip
+_NEAR = re.compile("近处|前景|镜头前|" + _ENGLISH.format("in the foreground|close to the camera|up close"))
+_SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?:\s|$)")
 _HOLD = re.compile(r"抱着|拿着|握着|举着|捧着|提着|端着|吃着|弹着|(?i:\b(?:holds?|holding|carries|carrying)\b)")
 _LEFT = re.compile(r"左边|左侧|画面左|(?i:\bon the left\b|\bleft side\b)")
 _RIGHT = re.compile(r"右边|右侧|画面右|(?i:\bon the right\b|\bright side\b)")
@@ -35,13 +49,24 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         side = _side(text, cast, label)
         if side is not None:
             xs[i] = side
-    walkers = _walkers(text, cast, before)
+    movers = {kind: _movers(pattern, text, cast, before) for kind, pattern in
+              (("enter", _ENTER), ("leave", _LEAVE), ("walk", _WALK))}  # fmt: skip
+    depths = _depths(text, cast)
     placements = []
     for x, label in zip(xs, actors, strict=True):
         motion = "static"
-        if label in walkers:
-            motion = "walk_right" if x <= 0.5 else "walk_left"
-        placements.append(Placement(label, round(x, 3), bottom, height, motion))
+        side = "left" if x <= 0.5 else "right"
+        if label in movers["enter"]:
+            motion = f"enter_{side}"
+        elif label in movers["leave"]:
+            motion = f"leave_{side}"
+        elif label in movers["walk"]:
+            motion = "walk_right" if side == "left" else "walk_left"
+        depth = depths.get(label, "middle")
+        scale = DEPTH_SCALE.get(depth, 1.0)
+        feet = HORIZON + (bottom - HORIZON) * scale
+        placements.append(Placement(label, round(x, 3), round(feet, 3), round(height * scale, 3), motion,
+                                    depth=depth))  # fmt: skip
     for label in shot.subjects:
         holder = held.get(label)
         anchor = next((p for p in placements if p.label == holder), None)
@@ -51,7 +76,7 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         offset = 0.12 * anchor.height * (1 if anchor.x <= 0.5 else -1)
         placements.append(Placement(label, round(min(0.95, max(0.05, anchor.x + offset)), 3),
                                     round(anchor.bottom - anchor.height * 0.3, 3), round(prop_height, 3),
-                                    anchor.motion, held_by=holder))  # fmt: skip
+                                    anchor.motion, held_by=holder, depth=anchor.depth))  # fmt: skip
     return placements
 
 
@@ -73,13 +98,34 @@ def _held(text: str, cast: Cast) -> dict[str, str]:
     return held
 
 
-def _walkers(text: str, cast: Cast, before: str) -> set[str]:
-    walkers = set()
-    for match in _WALK.finditer(text):
+def _movers(pattern: re.Pattern, text: str, cast: Cast, before: str) -> set[str]:
+    """The subjects of the clauses where `pattern` (a kind of movement) is said."""
+    movers = set()
+    for match in pattern.finditer(text):
         subject = dialogue.clause_subject(text, match.start(), cast, before)
         if subject:
-            walkers.add(subject)
-    return walkers
+            movers.add(subject)
+    return movers
+
+
+def _depths(text: str, cast: Cast) -> dict[str, str]:
+    """{label: "near" | "far"} for "远处的图2", "图2在远处", "Image 2 in the distance": each depth word goes to the
+    nearest mention in the same sentence."""
+    mentions = cast.mentions(text)
+    depths: dict[str, str] = {}
+    for depth, pattern in (("near", _NEAR), ("far", _FAR)):
+        for match in pattern.finditer(text):
+
+            def between(m, match=match) -> str:  # the text from the mention to the word, either way round
+                return text[min(m.end, match.start()) : max(m.start, match.end())]
+
+            def distance(m, match=match) -> int:
+                return min(abs(m.start - match.end()), abs(match.start() - m.end))
+
+            same_sentence = [m for m in mentions if not _SENTENCE_END.search(between(m))]
+            if same_sentence:
+                depths[min(same_sentence, key=distance).label] = depth
+    return depths
 
 
 def _side(text: str, cast: Cast, label: str) -> float | None:

@@ -30,8 +30,10 @@ class Background:
 @dataclass
 class Placement:
     """Where a subject stands in a shot, in fractions of the frame: the centre of its feet (x, bottom) and its
-    height. Close framings are taller than the frame (the subject is cut at the waist or chin). `motion` is
-    "static", "walk_right" or "walk_left" (crossing the frame over the shot)."""
+    height. Close framings are taller than the frame (the subject is cut at the waist or chin). `depth` is
+    "near", "middle" or "far" (already applied to the height and the feet). `motion` is "static",
+    "walk_right"/"walk_left" (crossing the frame over the shot), "enter_left"/"enter_right" (coming in from
+    that edge to x) or "leave_left"/"leave_right" (going out by that edge); `x_at` gives the path."""
 
     label: str
     x: float
@@ -39,6 +41,27 @@ class Placement:
     height: float
     motion: str = "static"
     held_by: str | None = None  # the subject holding this one (a prop)
+    depth: str = "middle"
+
+    def x_at(self, t: float) -> float:
+        """The centre of the feet at shot time t (0..1): eased where it starts or stops."""
+        if self.motion == "walk_right":
+            return self.x - 0.25 + 0.5 * t
+        if self.motion == "walk_left":
+            return self.x + 0.25 - 0.5 * t
+        if self.motion.startswith("enter_"):  # in over the first 40% of the shot, then stays
+            outside = -0.3 if self.motion == "enter_left" else 1.3
+            return outside + (self.x - outside) * ease(min(1.0, t / 0.4))
+        if self.motion.startswith("leave_"):  # stays, then out over the last 40%
+            outside = -0.3 if self.motion == "leave_left" else 1.3
+            return self.x + (outside - self.x) * ease(max(0.0, (t - 0.6) / 0.4))
+        return self.x
+
+
+def ease(t: float) -> float:
+    """Smoothstep on 0..1: starts and ends at rest. Every planned movement (subjects, camera) is eased."""
+    t = min(1.0, max(0.0, t))
+    return t * t * (3 - 2 * t)
 
 
 @dataclass

@@ -18,11 +18,12 @@ import cv2
 import numpy as np
 
 from r2v.director import Cast, direct
+from r2v.director.storyboard import ease
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import FPS, Mp4Writer
-from r2v.render.geometry import cover, ease
+from r2v.render.geometry import cover
 from r2v.voice.mix import soundtrack, speaker_voices
 from r2v.voice.tts import EspeakSynth
 

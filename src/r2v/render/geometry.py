@@ -1,15 +1,9 @@
-"""Small picture geometry shared by the engines: easing and cover-fitting."""
+"""Small picture geometry shared by the engines: cover-fitting."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
-
-
-def ease(t: float) -> float:
-    """Smoothstep on 0..1: starts and ends at rest."""
-    t = min(1.0, max(0.0, t))
-    return t * t * (3 - 2 * t)
 
 
 def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:

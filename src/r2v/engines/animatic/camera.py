@@ -8,7 +8,7 @@ import math
 import cv2
 import numpy as np
 
-from r2v.render.geometry import ease
+from r2v.director.storyboard import ease
 
 
 def view(kind: str, t: float) -> tuple[float, float, float, float]:
