@@ -133,3 +133,33 @@ def test_same_job_same_bytes(assets, tmp_path):
     digests = [hashlib.sha256(_render(tmp_path, prompt, members, 2, name=f"{i}.mp4", audio=True, seed=s)[2]
                               .read_bytes()).hexdigest() for i, s in enumerate((3, 3))]  # fmt: skip
     assert digests[0] == digests[1]
+
+
+def test_a_subject_that_enters_comes_in_from_off_frame(assets, tmp_path):
+    members = [_asset(assets, "girl", "image", "图1")]
+    board, frames, _ = _render(tmp_path, "中景：图1走进画面。", members, 3)
+    placement = board.shots[0].placements[0]
+    assert placement.motion == "enter_left"
+
+    def band(frame):  # where the plan puts the subject once it has come in
+        return _placed_crop(frame, placement).astype(np.float32)
+
+    # the backdrop is a vertical gradient: without a subject, a row of the band is one colour
+    assert band(frames[0]).std(axis=1).mean() < 2.0
+    assert band(frames[-1]).std(axis=1).mean() > 10.0
+    cut = cut_out(read_image(assets["girl"]))
+    reference = _histogram(cut.rgb, (cut.alpha > 0.5).astype(np.uint8))
+    assert cv2.compareHist(_histogram(band(frames[-1]).astype(np.uint8)), reference, cv2.HISTCMP_CORREL) > 0.2
+
+
+def test_far_subjects_are_drawn_smaller_and_behind(assets, tmp_path):
+    members = [_asset(assets, "girl", "image", "图1"), _asset(assets, "guitar", "image", "图2")]
+    board, frames, _ = _render(tmp_path, "全景：图1站在近处，远处的图2靠在墙边。", members, 2)
+    near, far = sorted(board.shots[0].placements, key=lambda p: p.depth != "near")
+    assert (near.depth, far.depth) == ("near", "far") and far.height < near.height
+    frame = frames[30]
+    for placement, name in ((near, "girl"), (far, "guitar")):
+        cut = cut_out(read_image(assets[name]))
+        reference = _histogram(cut.rgb, (cut.alpha > 0.5).astype(np.uint8))
+        crop = _placed_crop(frame, placement)
+        assert cv2.compareHist(_histogram(crop), reference, cv2.HISTCMP_CORREL) > 0.2, placement

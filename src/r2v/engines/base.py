@@ -56,3 +56,7 @@ class Engine(ABC):
     @abstractmethod
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
         """Write the finished MP4 to out_path, calling progress(fraction) as it goes."""
+
+    def warm_up(self) -> None:  # noqa: B027 - optional hook; most engines need nothing
+        """Load what the first render would otherwise wait for (dictionaries, weights). Called once by each
+        worker process before it takes tasks."""

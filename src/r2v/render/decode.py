@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from r2v.render.encoder import AUDIO_RATE, FPS
@@ -39,7 +40,7 @@ def video_frames(path: Path, count: int, max_side: int) -> Iterator[np.ndarray]:
                 height = max(2, int(frame.height * scale) // 2 * 2)
                 # Emit this frame for every 30 fps tick it covers (duplicates for slow sources, drops for fast).
                 while next_time <= t + 1e-6 and produced < count:
-                    last = frame.to_ndarray(format="rgb24", width=width, height=height)
+                    last = _rgb(frame, width, height)
                     yield last
                     looped_any = True
                     produced += 1
@@ -48,6 +49,23 @@ def video_frames(path: Path, count: int, max_side: int) -> Iterator[np.ndarray]:
                     return
         if not looped_any:
             raise ValueError(f"no decodable frames in {path}")
+
+
+# colorspace values (AVColorSpace) that mean BT.601 or "unspecified", which players take as BT.601 at these sizes
+_BT601 = {2, 5, 6}
+_FULL_RANGE = 2  # AVCOL_RANGE_JPEG
+
+
+def _rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The frame as RGB at width x height. The usual case (8-bit 4:2:0, BT.601, limited range) is converted and
+    scaled by OpenCV, two to three times faster than libswscale; anything else goes through libswscale."""
+    usual = frame.format.name == "yuv420p" and frame.colorspace in _BT601 and frame.color_range != _FULL_RANGE
+    if not usual or frame.width % 2 or frame.height % 2:
+        return frame.to_ndarray(format="rgb24", width=width, height=height)
+    rgb = cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2RGB_I420)
+    if (width, height) == (frame.width, frame.height):
+        return rgb
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_LINEAR)  # as libswscale's bilinear
 
 
 def read_audio(path: Path, max_seconds: float | None = None) -> np.ndarray:

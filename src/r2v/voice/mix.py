@@ -42,19 +42,24 @@ def speaker_voices(board: Storyboard, references: dict[str, Path | None], read_a
     return voices
 
 
-def soundtrack(board: Storyboard, voices: dict[str, VoiceProfile], synth: SpeechSynth, seed: int) -> np.ndarray:
-    """(duration x 48000, 2) float32."""
+def soundtrack(board: Storyboard, voices: dict[str, VoiceProfile], synth: SpeechSynth, seed: int,
+               on_line: Callable[[int, np.ndarray], None] | None = None) -> np.ndarray:  # fmt: skip
+    """(duration x 48000, 2) float32. `on_line(index, voice)` is told each line's voice (mono, 48 kHz, starting
+    at the line's start) as soon as it is made, before the mix: for what moves with the speech."""
     total = int(round(board.duration * RATE))
     speech = np.zeros(total, np.float32)
     spoken = synth.speak_lines([(line.text, line.language) for line in board.lines])
-    for line, (samples, rate) in zip(board.lines, spoken, strict=True):
-        if not len(samples):
-            continue
-        spoken = respeak(samples, rate, voices[line.speaker or ""], max(0.2, line.end - line.start))
-        spoken = resample_poly(spoken, RATE // WORLD_RATE, 1).astype(np.float32)
+    for index, (line, (samples, rate)) in enumerate(zip(board.lines, spoken, strict=True)):
+        voice = np.zeros(0, np.float32)
+        if len(samples):
+            voice = respeak(samples, rate, voices[line.speaker or ""], max(0.2, line.end - line.start))
+            voice = resample_poly(voice, RATE // WORLD_RATE, 1).astype(np.float32)
+        if on_line is not None:
+            on_line(index, voice)
         start = int(round(line.start * RATE))
-        end = min(total, start + len(spoken))
-        speech[start:end] += spoken[: end - start] * _fades(end - start)
+        end = min(total, start + len(voice))
+        if end > start:
+            speech[start:end] += voice[: end - start] * _fades(end - start)
     bed = _ambience(total, seed)
     if not board.lines or not np.any(speech):
         return np.repeat(bed[:, None], 2, axis=1)  # no dialogue: only the quiet room tone

@@ -47,6 +47,7 @@ def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
     from r2v.wiring import build_runner  # imported here: engines load in the worker, never in the API process
 
     runner, store, clock = build_runner(settings)
+    runner.warm_up()
     while os.getppid() == parent_pid:
         task = store.claim_next(name, clock.now_ms(), settings.max_running_per_key)
         if task is None:

@@ -38,6 +38,11 @@ class TaskRunner:
     def __post_init__(self) -> None:
         self._engines: dict[str, Engine] = {}
 
+    def warm_up(self) -> None:
+        """Load and warm every configured engine now, so that the first task does not wait for it."""
+        for model in [*self.engines, ""]:  # "" stands for any model not configured: the default engine
+            self.engine_for(model).warm_up()
+
     def engine_for(self, model: str) -> Engine:
         name = self.engines.get(model, DEFAULT_ENGINE)
         if name not in self._engines:  # loaded once per process and kept (a model engine keeps its weights)

@@ -12,14 +12,15 @@ import numpy as np
 from r2v.engines.animatic.cutout import Cutout, cut_out
 from r2v.render.decode import video_frames
 
+ANALYSIS_SIDE = 480  # the subject is found (face, GrabCut) in the first frame at this size
 MODEL_SIDE = 240  # the background model and the motion masks are worked out at this size
 SAMPLES = 24
 MOTION_THRESHOLD = 45.0  # summed RGB difference from the background that counts as the subject
 
 
 class MovingMatte:
-    def __init__(self, path: Path, frame_side: int):
-        first = next(video_frames(path, 1, frame_side))
+    def __init__(self, path: Path):
+        first = next(video_frames(path, 1, ANALYSIS_SIDE))
         self.size = first.shape[1], first.shape[0]
         scale = MODEL_SIDE / max(self.size)
         self.small = max(8, round(self.size[0] * scale)), max(8, round(self.size[1] * scale))
@@ -33,7 +34,7 @@ class MovingMatte:
         still[y : y + h, x : x + w] = cut.alpha
         self.still = cv2.resize(still, self.small, interpolation=cv2.INTER_AREA)
         small_frames = [self._shrink(f) for f in frames]
-        self.background = np.median(np.stack(small_frames), axis=0).astype(np.float32)
+        self.background = np.median(np.stack(small_frames), axis=0).round().astype(np.uint8)
         motion = np.max([self._motion(f) for f in small_frames], axis=0)
         self.box = _box(np.maximum(self.still, motion) > 0.5, self.size, self.small)
         self._alpha: np.ndarray | None = None
@@ -43,28 +44,43 @@ class MovingMatte:
         return cv2.resize(frame, self.small, interpolation=cv2.INTER_LINEAR)  # enough to see what moves
 
     def _motion(self, frame: np.ndarray) -> np.ndarray:
-        moving = np.abs(self._shrink(frame).astype(np.float32) - self.background).sum(axis=2) > MOTION_THRESHOLD
-        moving = cv2.morphologyEx(moving.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        difference = cv2.absdiff(self._shrink(frame), self.background)
+        # summed over R, G and B (saturating at 255, well above the threshold)
+        moving = (cv2.transform(difference, np.ones((1, 3), np.float32)) > MOTION_THRESHOLD).astype(np.uint8)
+        moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         return cv2.dilate(moving, np.ones((3, 3), np.uint8)).astype(np.float32)
 
-    def cut(self, frame: np.ndarray) -> Cutout:
-        """This frame's subject: the still cut-out joined by what moves, soft-edged, in the clip's box."""
+    def drawn_side(self, height: int) -> int:
+        """The longer side to decode the clip at so that the subject's box comes out `height` pixels tall."""
+        return max(8, round(max(self.size) * height / self.box[3]))
+
+    def cut(self, frame: np.ndarray, height: int) -> Cutout:
+        """This frame's subject, `height` pixels tall: the still cut-out joined by what moves, soft-edged, in the
+        clip's box. The frame may be decoded at any scale; at the one drawn_side gives, nothing is resized but
+        the small mask."""
         self._calls += 1
         if self._alpha is None or self._calls % 2:  # every other frame: motion is slow next to 30 fps
             self._alpha = cv2.GaussianBlur(np.maximum(self.still, self._motion(frame)), (0, 0), 1.0)
-        alpha = self._alpha
+        sx, sy = frame.shape[1] / self.size[0], frame.shape[0] / self.size[1]
         x, y, w, h = self.box
-        sx, sy = self.small[0] / self.size[0], self.small[1] / self.size[1]
-        # only the box is scaled up: the small mask's matching part, stretched to the box's size
-        crop = alpha[int(y * sy) : max(int(y * sy) + 1, int(np.ceil((y + h) * sy))),
-                     int(x * sx) : max(int(x * sx) + 1, int(np.ceil((x + w) * sx)))]  # fmt: skip
-        alpha = np.zeros(self.size[::-1], np.float32)
-        alpha[y : y + h, x : x + w] = cv2.resize(crop, (w, h), interpolation=cv2.INTER_LINEAR)
+        x0, y0 = round(x * sx), round(y * sy)
+        x1 = min(frame.shape[1], max(x0 + 1, round((x + w) * sx)))
+        y1 = min(frame.shape[0], max(y0 + 1, round((y + h) * sy)))
+        rgb = frame[y0:y1, x0:x1]
+        scale = 1.0
+        if abs(rgb.shape[0] - height) > 1:  # a clip smaller than it is drawn: enlarged here
+            scale = height / rgb.shape[0]
+            rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), height), interpolation=cv2.INTER_LINEAR)
+        # the small mask's matching part, stretched to the subject's size
+        mx, my = self.small[0] / self.size[0], self.small[1] / self.size[1]
+        crop = self._alpha[int(y * my) : max(int(y * my) + 1, int(np.ceil((y + h) * my))),
+                           int(x * mx) : max(int(x * mx) + 1, int(np.ceil((x + w) * mx)))]  # fmt: skip
+        alpha = np.clip(cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
         face = None
         if self.face:
             fx, fy, fw, fh = self.face
-            face = (fx - x, fy - y, fw, fh)
-        return Cutout(frame[y : y + h, x : x + w], np.clip(alpha[y : y + h, x : x + w], 0, 1), face)
+            face = tuple(round(v * scale) for v in ((fx - x) * sx, (fy - y) * sy, fw * sx, fh * sy))
+        return Cutout(rgb, alpha, face)
 
 
 def _box(mask: np.ndarray, size: tuple[int, int], small: tuple[int, int]) -> tuple[int, int, int, int]:

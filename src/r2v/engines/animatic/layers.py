@@ -1,0 +1,94 @@
+"""Subjects composited into a frame, in 8-bit: each cut-out is resized to its placement once (a reference
+video's frames come already at their drawn size), its colour premultiplied by alpha, and drawn with two OpenCV
+calls (`frame * (255 - alpha) / 255 + premultiplied`). That is about twenty times faster than the same blend in
+float32 numpy, and at most one level off it."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from r2v.director.storyboard import Placement
+from r2v.engines.animatic.cutout import Cutout
+
+
+class Sized:
+    """A cut-out at its drawn size, ready to composite: alpha (0..255, three channels), its inverse, and the
+    colour premultiplied by alpha."""
+
+    def __init__(self, rgb: np.ndarray, alpha: np.ndarray, face: tuple[int, int, int, int] | None):
+        self.rgb, self.face = rgb, face
+        a = cv2.convertScaleAbs(alpha, alpha=255.0)  # rounds and saturates to uint8
+        self.alpha = cv2.merge([a, a, a])
+        self.inverse = cv2.bitwise_not(self.alpha)
+        self.premultiplied = cv2.multiply(rgb, self.alpha, scale=1 / 255)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.shape[1], self.rgb.shape[0]
+
+
+class Layers:
+    """Cut-outs sized for their placements, kept across frames: a still subject is resized once per shot."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Sized] = {}
+
+    def sized(self, placement: Placement, layer: Cutout, frame_height: int, still: bool) -> Sized:
+        target_h = max(4, round(placement.height * frame_height))
+        height, width = layer.rgb.shape[:2]
+        key = (placement.label, width, height, target_h)
+        if still and key in self._cache:
+            return self._cache[key]
+        if abs(height - target_h) <= 1:  # already at its drawn size (a video frame decoded at it): used as is
+            sized = Sized(layer.rgb, layer.alpha, layer.face)
+        else:
+            scale = target_h / height
+            size = max(4, round(width * scale)), target_h
+            shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            face = tuple(round(v * scale) for v in layer.face) if layer.face else None
+            sized = Sized(cv2.resize(layer.rgb, size, interpolation=shrink),
+                          cv2.resize(layer.alpha, size, interpolation=cv2.INTER_LINEAR), face)  # fmt: skip
+        if still:
+            self._cache[key] = sized
+        return sized
+
+
+def draw(frame: np.ndarray, layer: Sized, placement: Placement, t: float, level: float, dim: float,
+         fade: float) -> None:  # fmt: skip
+    """Composite one sized subject at its placement, where its motion has it at shot time t, talking at `level`
+    (its jaw opens and it rises a little with the voice), its colour scaled by `dim` and its opacity by `fade`."""
+    height, width = frame.shape[:2]
+    target_w, target_h = layer.size
+    left = round(placement.x_at(t) * width - target_w / 2)
+    top = round(placement.bottom * height - target_h - 0.015 * height * level)
+    x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + target_w), min(height, top + target_h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    src = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
+    alpha, inverse, colour = layer.alpha[src], layer.inverse[src], layer.premultiplied[src]
+    if level > 0 and layer.face is not None:  # the talking face changes every frame
+        colour = cv2.multiply(_open_jaw(layer.rgb, layer.face, level)[src], alpha, scale=1 / 255)
+    if fade < 1.0:
+        alpha = cv2.convertScaleAbs(alpha, alpha=fade)
+        inverse = cv2.bitwise_not(alpha)
+    if dim * fade != 1.0:
+        colour = cv2.convertScaleAbs(colour, alpha=dim * fade)
+    region = frame[y0:y1, x0:x1]
+    frame[y0:y1, x0:x1] = cv2.add(cv2.multiply(region, inverse, scale=1 / 255), colour)
+
+
+def _open_jaw(rgb: np.ndarray, face: tuple[int, int, int, int], level: float) -> np.ndarray:
+    """Stretch the lower part of the face downwards with the speech level: the mouth opens as the voice rises."""
+    fx, fy, fw, fh = face
+    y0, y1 = fy + int(fh * 0.62), min(rgb.shape[0], fy + fh)
+    x0, x1 = max(0, fx), min(rgb.shape[1], fx + fw)
+    if y1 - y0 < 4 or x1 - x0 < 4:
+        return rgb
+    stretch = 1 + 0.35 * level
+    jaw = rgb[y0:y1, x0:x1]
+    tall = cv2.resize(jaw, (x1 - x0, max(1, round((y1 - y0) * stretch))), interpolation=cv2.INTER_LINEAR)
+    out = rgb.copy()
+    end = min(rgb.shape[0], y0 + tall.shape[0])
+    out[y0:end, x0:x1] = tall[: end - y0]
+    return out
