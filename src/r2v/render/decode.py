@@ -20,9 +20,10 @@ def read_image(path: Path) -> np.ndarray:
     raise ValueError(f"no picture in {path}")
 
 
-def video_frames(path: Path, count: int, max_side: int) -> Iterator[np.ndarray]:
-    """`count` RGB frames of a video sampled at 30 fps from its start, looping when it is shorter, each scaled
-    so that its longer side is at most `max_side` (decoding is streamed: memory stays one frame)."""
+def video_frames(path: Path, count: int, max_side: int, step: int = 1) -> Iterator[np.ndarray]:
+    """`count` RGB frames of a video sampled at 30 fps from its start (every `step`-th of them), looping when it
+    is shorter, each scaled so that its longer side is at most `max_side` (decoding is streamed: memory stays
+    one frame; frames between samples are decoded, not converted)."""
     produced = 0
     while produced < count:
         last = None
@@ -44,7 +45,7 @@ def video_frames(path: Path, count: int, max_side: int) -> Iterator[np.ndarray]:
                     yield last
                     looped_any = True
                     produced += 1
-                    next_time += 1.0 / FPS
+                    next_time += step / FPS
                 if produced >= count:
                     return
         if not looped_any:

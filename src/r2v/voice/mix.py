@@ -105,7 +105,9 @@ def normalise(mono: np.ndarray) -> np.ndarray:
     out = mono.astype(np.float64)
 
     def level_of(signal: np.ndarray) -> float:
-        return loudness(np.repeat(signal[:, None], 2, axis=1))
+        # Two equal channels carry twice the power of one: BS.1770 sums them, so this is exactly the stereo
+        # track's loudness, for half the filtering.
+        return loudness(signal) + 10 * np.log10(2)
 
     for _ in range(4):
         level = level_of(out)

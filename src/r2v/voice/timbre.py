@@ -15,10 +15,10 @@ import pyworld
 from scipy.signal import resample_poly
 
 WORLD_RATE = 24000
-FRAME_MS = 5.0
+FRAME_MS = 10.0  # analysis hop: speech pitch and envelope move slower than this
 MAX_EQ_DB = 12.0
 MEASURE_SECONDS = 10  # of a reference recording are enough to know the voice
-APERIODICITY_STEP = 3  # aperiodicity (D4C, the slowest analysis) is measured every 15 ms: it changes slowly
+APERIODICITY_STEP = 2  # aperiodicity (D4C, the slowest analysis) is measured every 20 ms: it changes slowly
 
 
 @dataclass

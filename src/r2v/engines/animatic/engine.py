@@ -8,8 +8,10 @@ given, is exactly frame 0. Deterministic for a given job."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -47,15 +49,20 @@ class AnimaticEngine(Engine):
 
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
         board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
+        # OpenCV's own thread pool is off: the render already keeps the cores busy with its own threads (x264,
+        # the helpers, the compositor), and fanning each small resize out over them costs more than it gains
+        # (about 9% of a 720P render on 2 cores).
+        cv2.setNumThreads(1)
         # The slow preparations (the voices, GrabCut, the video mattes) run on helper threads (all of them spend
         # their time in C code that lets the GIL go) while frames are composed and encoded; each is waited for
         # only where it is first needed, and the encoder holds its packets until the soundtrack is there.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="r2v-prep") as helpers:
+        with _Helpers() as helpers:
             sound = _Sound(job, board, helpers) if job.audio else None  # the longest: started first
             prepared = _Prepared(job, board, helpers)  # the first shot's subjects first
             writer = PipelinedMp4Writer(out_path, job.width, job.height, sound.track if sound else None)
             try:
-                written = self._draw_shots(job, board, prepared, _Talk(board, job.frames, sound), writer, progress)
+                written = self._draw_shots(job, board, prepared, _Talk(board, job.frames, sound), writer, progress,
+                                           on_first_frame=helpers.yield_to_encoder)  # fmt: skip
                 writer.close()
             except BaseException:
                 writer.abort()
@@ -67,7 +74,8 @@ class AnimaticEngine(Engine):
         mandarin_to_pinyin("你好")  # pypinyin's dictionaries take a fifth of a second to load
 
     def _draw_shots(self, job: RenderJob, board: Storyboard, prepared: _Prepared, talk: _Talk,
-                    writer: PipelinedMp4Writer, progress: Progress) -> int:  # fmt: skip
+                    writer: PipelinedMp4Writer, progress: Progress,
+                    on_first_frame: Callable[[], None]) -> int:  # fmt: skip
         backgrounds: dict[tuple, np.ndarray] = {}  # shots on the same background share it
         layers = Layers()
         written = 0
@@ -102,6 +110,8 @@ class AnimaticEngine(Engine):
                     frame = frame.copy()  # kept for the dissolve: the watermark goes on a copy
                 writer.write_frame(watermark.apply(frame) if job.watermark else frame)
                 written += 1
+                if written == 1:
+                    on_first_frame()
                 if written % 15 == 0:
                     progress(0.1 + 0.88 * written / job.frames)
         return written
@@ -124,6 +134,26 @@ class AnimaticEngine(Engine):
             return cover(grid[y : y + h, x : x + w], job.width, job.height)
         subjects = [prepared.cutout(label) for label in shot.subjects if prepared.is_image_subject(label)]
         return _backdrop(job.width, job.height, subjects)
+
+
+class _Helpers(ThreadPoolExecutor):
+    """The render's helper threads. Until the first frame they are the critical path; from then on the encoder
+    is, and the helpers step down in priority (Linux: niceness is per thread) so that they use the time the
+    encoder leaves instead of taking its share: about 9% off a 720P render on 2 cores."""
+
+    def __init__(self) -> None:
+        self._thread_ids: list[int] = []
+        super().__init__(max_workers=2, thread_name_prefix="r2v-prep",
+                         initializer=lambda: self._thread_ids.append(threading.get_native_id()))  # fmt: skip
+
+    def yield_to_encoder(self) -> None:
+        if sys.platform != "linux":
+            return
+        for thread_id in list(self._thread_ids):
+            try:
+                os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + 5)
+            except OSError:  # the thread has ended
+                pass
 
 
 class _Prepared:

@@ -25,7 +25,7 @@ class MovingMatte:
         scale = MODEL_SIDE / max(self.size)
         self.small = max(8, round(self.size[0] * scale)), max(8, round(self.size[1] * scale))
         # about 2.4 s of the clip, spread out, decoded small: only the background model needs them
-        frames = list(video_frames(path, SAMPLES * 3, MODEL_SIDE))[::3]
+        frames = list(video_frames(path, SAMPLES, MODEL_SIDE, step=3))
         cut = cut_out(first)
         self.face = cut.face
         still = np.zeros(first.shape[:2], np.float32)
@@ -75,7 +75,7 @@ class MovingMatte:
         mx, my = self.small[0] / self.size[0], self.small[1] / self.size[1]
         crop = self._alpha[int(y * my) : max(int(y * my) + 1, int(np.ceil((y + h) * my))),
                            int(x * mx) : max(int(x * mx) + 1, int(np.ceil((x + w) * mx)))]  # fmt: skip
-        alpha = np.clip(cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR), 0, 1)
+        alpha = cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # stays in 0..1
         face = None
         if self.face:
             fx, fy, fw, fh = self.face
