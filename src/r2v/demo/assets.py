@@ -123,27 +123,18 @@ def draw_storyboard(rows: int = 3, cols: int = 3, panel=(400, 225), gutter: int 
     return img
 
 
-def voice(seconds: float, f0: float, seed: int) -> np.ndarray:
-    """Speech-like sound: a glottal-like pulse train shaped by vowel formants, in syllables with a moving pitch.
-    Mono float32 at 48 kHz; f0 sets the speaker's pitch."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    pitch = f0 * (1 + 0.08 * np.sin(2 * np.pi * t / 0.9 + rng.uniform(0, 6)))
-    source = 2 * (np.cumsum(pitch / RATE) % 1.0) - 1  # sawtooth: harmonics like a glottal source
-    formants = [(800, 1200), (400, 2000), (300, 2300), (500, 900), (600, 1700)]
-    out = np.zeros(n, np.float32)
-    length = int(0.24 * RATE)
-    freqs = np.fft.rfftfreq(length, 1 / RATE)
-    for start in range(0, n - length, length):
-        if rng.random() < 0.15:  # a pause between words
-            continue
-        f1, f2 = formants[rng.integers(len(formants))]
-        envelope = np.exp(-(((freqs - f1) / 90) ** 2)) + 0.6 * np.exp(-(((freqs - f2) / 120) ** 2))
-        segment = np.fft.irfft(np.fft.rfft(source[start : start + length]) * envelope, length)
-        out[start : start + length] += (segment * np.hanning(length)).astype(np.float32)
-    peak = float(np.max(np.abs(out))) or 1.0
-    return (out / peak * 0.5).astype(np.float32)
+def voice(text: str, f0: float, seconds: float) -> np.ndarray:
+    """A person saying `text` (Mandarin) at the pitch f0, `seconds` long: eSpeak NG re-spoken by the WORLD vocoder,
+    the same way the voices of a render are made. Mono float32 at 48 kHz, peak 0.5."""
+    from scipy.signal import resample_poly
+
+    from r2v.voice.timbre import WORLD_RATE, VoiceProfile, respeak
+    from r2v.voice.tts import EspeakSynth
+
+    ((samples, rate),) = EspeakSynth().speak_lines([(text, "zh")])
+    spoken = respeak(samples, rate, VoiceProfile(f0=f0), seconds)
+    out = resample_poly(spoken, RATE // WORLD_RATE, 1).astype(np.float32)
+    return (out * (0.5 / 0.9)).astype(np.float32)
 
 
 def write_video(path: Path, frames: list[np.ndarray], audio: np.ndarray | None, fps: int = 30) -> Path:
@@ -178,7 +169,7 @@ def write_video(path: Path, frames: list[np.ndarray], audio: np.ndarray | None, 
 def person_video(path: Path, seconds: float = 3.0, with_sound: bool = True, size=(480, 640)) -> Path:
     """A waving, talking character; its own sound is a voice (so it can lend its timbre)."""
     width, height = size
-    sound = voice(seconds, 140.0, seed=2) if with_sound else None
+    sound = voice("你好，我是小明，我在弹吉他。", 140.0, seconds) if with_sound else None
     frames = []
     for i in range(int(seconds * 30)):
         mouth = 0.0
@@ -210,8 +201,8 @@ def make_guide_assets(folder: Path) -> dict[str, Path]:
         "sunflowers": write_png(folder / "sunflowers.png", draw_sunflowers()),
         "guitar": write_png(folder / "guitar.png", draw_guitar()),
         "room": write_png(folder / "room.png", draw_room_with_chair()),
-        "girl_voice": write_wav(folder / "girl-voice.wav", voice(2.5, 230.0, seed=1)),
-        "boy_voice": write_wav(folder / "boy-voice.wav", voice(2.5, 125.0, seed=3)),
+        "girl_voice": write_wav(folder / "girl-voice.wav", voice("今天天气真好，我们去看花吧。", 230.0, 2.5)),
+        "boy_voice": write_wav(folder / "boy-voice.wav", voice("我会弹吉他，也会唱歌。", 125.0, 2.5)),
     }
     planet = _canvas(1280, 960, (10, 10, 40), (30, 30, 90))
     cv2.circle(planet, (640, 700), 420, (40, 90, 200), -1)
