@@ -163,3 +163,23 @@ def test_far_subjects_are_drawn_smaller_and_behind(assets, tmp_path):
         reference = _histogram(cut.rgb, (cut.alpha > 0.5).astype(np.uint8))
         crop = _placed_crop(frame, placement)
         assert cv2.compareHist(_histogram(crop), reference, cv2.HISTCMP_CORREL) > 0.2, placement
+
+
+def test_a_reference_videos_own_background_does_not_follow_its_subject(assets, tmp_path):
+    """The moving matte keeps the waving subject and drops the clip's backdrop: on a green place, hardly a
+    pixel of the clip's own backdrop colours is drawn, while the subject (its blue shirt) is."""
+    green = tmp_path / "green.png"
+    cv2.imwrite(str(green), np.full((360, 640, 3), (60, 170, 60), np.uint8))
+    members = [_asset(assets, "boy_video", "video", "视频1"), Asset("image", green, probe(green, "green"), "图1")]
+    board, frames, _ = _render(tmp_path, "中景：视频1站在图1里挥手。", members, 2)
+    assert board.shots[0].background.label == "图1"
+    with av.open(str(assets["boy_video"])) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(np.int16)
+    backdrop = np.array([first[5, 5], first[5, -5], first[first.shape[0] // 2, 5]])  # corners: the clip's backdrop
+    shirt = np.array([55, 100, 190])
+    for frame in frames[::10]:
+        pixels = frame.astype(np.int16).reshape(-1, 1, 3)
+        near_backdrop = (np.abs(pixels - backdrop[None]).sum(axis=2).min(axis=1) < 45).mean()
+        near_shirt = (np.abs(pixels[:, 0] - shirt).sum(axis=1) < 60).mean()
+        assert near_shirt > 0.02, near_shirt  # the subject is there
+        assert near_backdrop < 0.002, near_backdrop  # and its clip's backdrop is not

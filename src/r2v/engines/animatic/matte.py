@@ -1,6 +1,9 @@
 """Mattes for reference videos, whose subjects move: the first frame's cut-out, joined in every frame by what
 differs from the clip's still background (the per-pixel median of frames sampled across it). A raised arm or a
-step aside stays on screen instead of being cut off at the first frame's outline."""
+step aside stays on screen instead of being cut off at the first frame's outline. Whatever in that union has the
+colour of the backdrop around the subject (the first frame's, outside its cut-out) is cut away: the backdrop an
+arm reveals as it moves, and the rim of background that GrabCut and the motion mask take in, so no patch of the
+clip's own background follows the subject around."""
 
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ ANALYSIS_SIDE = 480  # the subject is found (face, GrabCut) in the first frame a
 MODEL_SIDE = 240  # the background model and the motion masks are worked out at this size
 SAMPLES = 24
 MOTION_THRESHOLD = 45.0  # summed RGB difference from the background that counts as the subject
+BACKDROP_COLOURS = 4  # the backdrop around the subject in the first frame, as this many colours
+BACKDROP_DISTANCE = 40.0  # summed RGB distance to one of them that counts as backdrop
 
 
 class MovingMatte:
@@ -35,20 +40,30 @@ class MovingMatte:
         self.still = cv2.resize(still, self.small, interpolation=cv2.INTER_AREA)
         small_frames = [self._shrink(f) for f in frames]
         self.background = np.median(np.stack(small_frames), axis=0).round().astype(np.uint8)
+        backdrop = _colours(self._shrink(first)[self.still < 0.05], BACKDROP_COLOURS)
+        self._backdrop_planes = [np.full((self.small[1], self.small[0], 3), c, np.uint8) for c in backdrop]
         motion = np.max([self._motion(f) for f in small_frames], axis=0)
         self.box = _box(np.maximum(self.still, motion) > 0.5, self.size, self.small)
-        self._alpha: np.ndarray | None = None
+        self._alpha_small: np.ndarray | None = None
         self._calls = 0
 
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         return cv2.resize(frame, self.small, interpolation=cv2.INTER_LINEAR)  # enough to see what moves
 
-    def _motion(self, frame: np.ndarray) -> np.ndarray:
-        difference = cv2.absdiff(self._shrink(frame), self.background)
+    def _motion(self, small: np.ndarray) -> np.ndarray:
+        """What differs from the still background, in a frame at the model's size."""
+        difference = cv2.absdiff(small, self.background)
         # summed over R, G and B (saturating at 255, well above the threshold)
         moving = (cv2.transform(difference, np.ones((1, 3), np.float32)) > MOTION_THRESHOLD).astype(np.uint8)
         moving = cv2.morphologyEx(moving, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         return cv2.dilate(moving, np.ones((3, 3), np.uint8)).astype(np.float32)
+
+    def _looks_like_backdrop(self, small: np.ndarray) -> np.ndarray:
+        near = np.zeros(small.shape[:2], bool)
+        for colour in self._backdrop_planes:  # OpenCV, one colour at a time: 20x faster than numpy broadcasting
+            distance = cv2.transform(cv2.absdiff(small, colour), np.ones((1, 3), np.float32))  # saturates at 255
+            near |= distance < BACKDROP_DISTANCE
+        return near
 
     def drawn_side(self, height: int) -> int:
         """The longer side to decode the clip at so that the subject's box comes out `height` pixels tall."""
@@ -59,8 +74,11 @@ class MovingMatte:
         clip's box. The frame may be decoded at any scale; at the one drawn_side gives, nothing is resized but
         the small mask."""
         self._calls += 1
-        if self._alpha is None or self._calls % 2:  # every other frame: motion is slow next to 30 fps
-            self._alpha = cv2.GaussianBlur(np.maximum(self.still, self._motion(frame)), (0, 0), 1.0)
+        if self._alpha_small is None or self._calls % 2:  # every other frame: motion is slow next to 30 fps
+            small = self._shrink(frame)
+            subject = np.maximum(self.still, self._motion(small)) * ~self._looks_like_backdrop(small)
+            self._alpha_small = cv2.GaussianBlur(subject, (0, 0), 1.0)
+        alpha_small = self._alpha_small
         sx, sy = frame.shape[1] / self.size[0], frame.shape[0] / self.size[1]
         x, y, w, h = self.box
         x0, y0 = round(x * sx), round(y * sy)
@@ -73,7 +91,7 @@ class MovingMatte:
             rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), height), interpolation=cv2.INTER_LINEAR)
         # the small mask's matching part, stretched to the subject's size
         mx, my = self.small[0] / self.size[0], self.small[1] / self.size[1]
-        crop = self._alpha[int(y * my) : max(int(y * my) + 1, int(np.ceil((y + h) * my))),
+        crop = alpha_small[int(y * my) : max(int(y * my) + 1, int(np.ceil((y + h) * my))),
                            int(x * mx) : max(int(x * mx) + 1, int(np.ceil((x + w) * mx)))]  # fmt: skip
         alpha = cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # stays in 0..1
         face = None
@@ -81,6 +99,16 @@ class MovingMatte:
             fx, fy, fw, fh = self.face
             face = tuple(round(v * scale) for v in ((fx - x) * sx, (fy - y) * sy, fw * sx, fh * sy))
         return Cutout(rgb, alpha, face)
+
+
+def _colours(pixels: np.ndarray, count: int) -> np.ndarray:
+    """`count` representative colours (k-means, seeded: repeatable) of an (n, 3) uint8 array, as (k, 3) uint8."""
+    if len(pixels) < count:
+        return pixels.reshape(-1, 3)
+    cv2.setRNGSeed(0)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
+    _, _, centres = cv2.kmeans(pixels.astype(np.float32), count, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
+    return np.clip(centres.round(), 0, 255).astype(np.uint8)
 
 
 def _box(mask: np.ndarray, size: tuple[int, int], small: tuple[int, int]) -> tuple[int, int, int, int]:
