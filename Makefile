@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+WAN_STAMP := $(VENV)/.installed-wan
 
 .PHONY: demo test lint install clean
 
@@ -14,6 +15,13 @@ $(STAMP): $(PY) pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The tests also cover the wan engine on a tiny model, on the CPU. torch is pinned to the build these machines
+# install from a local file (a CPU wheel); an unpinned torch would pull several GB of CUDA packages.
+$(WAN_STAMP): $(STAMP)
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test,wan]'
+	touch $(WAN_STAMP)
+
 install: $(STAMP)
 
 # Starts the embedded server on loopback, submits the user guide's multi-subject example through the
@@ -21,7 +29,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m r2v.demo
 
-test: $(STAMP)
+test: $(WAN_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -q
 

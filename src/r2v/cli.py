@@ -1,4 +1,4 @@
-"""The `r2v` command: serve, keys create, generate."""
+"""The `r2v` command: serve, keys create, generate, wan make-tiny."""
 
 from __future__ import annotations
 
@@ -32,7 +32,12 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         region=args.region,
         public_url=args.public_url,
+        **_engine_settings(args),
     )
+    problem = _engine_problem(settings)
+    if problem:
+        print(f"r2v: {problem}", file=sys.stderr)
+        return 2
     parts = build(settings)
     log = logging.getLogger("r2v")
     # Crash recovery: whatever was RUNNING when the last server died has no worker now; run it again.
@@ -53,6 +58,48 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         janitor.stop()
         pool.stop()
+    return 0
+
+
+def _engine_settings(args: argparse.Namespace) -> dict:
+    """Settings fields from the engine flags: --engine for every model, --wan-* for the wan engine."""
+    from dataclasses import replace
+
+    from r2v.config import WanOptions, _engine_map
+
+    wan = WanOptions()
+    changes = {"model_dir": Path(args.wan_model_dir) if args.wan_model_dir else None, "steps": args.wan_steps,
+               "shift": args.wan_shift, "resolution": args.wan_resolution}  # fmt: skip
+    wan = replace(wan, **{k: v for k, v in changes.items() if v is not None})
+    return {"engines": _engine_map(args.engine), "wan": wan}
+
+
+def _engine_problem(settings) -> str | None:
+    """What keeps the configured engines from starting (checked before anything runs), or None."""
+    from r2v.engines import ENGINES
+
+    for model, engine in settings.engines.items():
+        if engine not in ENGINES:
+            return f"unknown engine {engine!r} for {model}; available: {', '.join(ENGINES)}"
+    if "wan" in settings.engines.values():
+        from r2v.engines.wan.folder import ModelFolderError, check_folder
+
+        try:
+            check_folder(settings.wan.model_dir)
+        except ModelFolderError as exc:
+            return str(exc)
+        try:
+            import diffusers  # noqa: F401 - only whether the extra is installed
+        except ImportError:
+            return "the wan engine needs its extra: pip install 'r2v[wan]' (torch, diffusers, transformers)"
+    return None
+
+
+def _wan_make_tiny(args: argparse.Namespace) -> int:
+    from r2v.engines.wan.tiny import make_tiny
+
+    folder = make_tiny(Path(args.folder))
+    print(f"tiny random Wan VACE pipeline written to {folder} (it makes noise: for tests and trying the path)")
     return 0
 
 
@@ -94,7 +141,11 @@ def _generate(args: argparse.Namespace) -> int:
                 ref.url = Path(parsed.local_paths[ref.field]).as_uri()
             if ref.voice_field in parsed.local_paths:
                 ref.voice_url = Path(parsed.local_paths[ref.voice_field]).as_uri()
-        settings = Settings(data_dir=work, region=args.region)
+        settings = Settings(data_dir=work, region=args.region, **_engine_settings(args))
+        problem = _engine_problem(settings)
+        if problem:
+            print(f"r2v: {problem}", file=sys.stderr)
+            return 2
         resolver = MediaResolver(
             blobs=blobs,
             uploads=None,  # no server, no uploads: oss:// URLs cannot be used here
@@ -103,7 +154,7 @@ def _generate(args: argparse.Namespace) -> int:
             policy=settings.fetch_policy(),
             allow_local_files=True,
         )
-        engine = get_engine(settings.engines.get(spec.model, DEFAULT_ENGINE))
+        engine = get_engine(settings.engines.get(spec.model, DEFAULT_ENGINE), settings.wan)
         with tqdm(total=100, unit="%", desc="rendering", disable=args.quiet) as bar:
 
             def progress(fraction: float) -> None:
@@ -123,17 +174,27 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default=None, help="engine for every model: animatic (default), wan, reel; "
+                        "R2V_ENGINES=model=engine,... still sets single models")  # fmt: skip
+    parser.add_argument("--wan-model-dir", default=None, help="a Wan VACE diffusers folder ($R2V_WAN_MODEL_DIR)")
+    parser.add_argument("--wan-steps", type=int, default=None, help="denoising steps (default 30)")
+    parser.add_argument("--wan-shift", type=float, default=None, help="scheduler flow shift (default: the folder's)")
+    parser.add_argument("--wan-resolution", default=None, help="native size: 480P (default), 720P or WxH")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="r2v", description="Self-hosted, DashScope-compatible reference-to-video")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, reel engine)")
+    serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, animatic engine)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="default: $R2V_DATA_DIR or ./.r2v-data")
     serve.add_argument("--workers", type=int, default=1, help="render worker processes")
     serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
     serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
+    _engine_flags(serve)
     serve.set_defaults(func=_serve)
 
     keys = sub.add_parser("keys", help="manage API keys")
@@ -148,7 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("-o", "--output", required=True)
     generate.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
     generate.add_argument("-q", "--quiet", action="store_true")
+    _engine_flags(generate)
     generate.set_defaults(func=_generate)
+
+    wan = sub.add_parser("wan", help="the wan engine's tools")
+    wan_sub = wan.add_subparsers(dest="wan_command", required=True)
+    tiny = wan_sub.add_parser("make-tiny", help="write a tiny random Wan VACE folder (offline; for tests)")
+    tiny.add_argument("folder")
+    tiny.set_defaults(func=_wan_make_tiny)
     return parser
 
 

@@ -47,14 +47,41 @@ def _private_networks() -> tuple[str, ...]:
     return _env_list("R2V_ALLOW_PRIVATE_URLS")
 
 
-def _engine_map() -> dict[str, str]:
-    """R2V_ENGINES="wan2.7-r2v=wan,wan2.6-r2v=reel": which engine renders which model (default: reel)."""
-    mapping = dict.fromkeys(MODELS, DEFAULT_ENGINE)
+def _engine_map(default: str | None = None) -> dict[str, str]:
+    """Which engine renders which model: every model the default engine (R2V_ENGINE, else animatic), then
+    R2V_ENGINES="wan2.7-r2v=wan,wan2.6-r2v=animatic" for single models (one server can keep the animatic engine
+    as a fallback beside wan)."""
+    mapping = dict.fromkeys(MODELS, default or os.environ.get("R2V_ENGINE") or DEFAULT_ENGINE)
     for item in _env_list("R2V_ENGINES"):
         model, _, engine = item.partition("=")
         if model.strip() in mapping and engine.strip():
             mapping[model.strip()] = engine.strip()
     return mapping
+
+
+@dataclass(frozen=True)
+class WanOptions:
+    """The wan engine (engines/wan): where the weights are and how to run them."""
+
+    model_dir: Path | None = field(
+        default_factory=lambda: Path(p) if (p := os.environ.get("R2V_WAN_MODEL_DIR")) else None
+    )
+    steps: int = field(default_factory=lambda: int(_env_float("R2V_WAN_STEPS", 30)))
+    # The flow-matching shift of the scheduler; None keeps the folder's (Wan: 3.0 for 480P, 5.0 for 720P).
+    shift: float | None = field(default_factory=lambda: _env_float("R2V_WAN_SHIFT", 0.0) or None)
+    resolution: str = field(default_factory=lambda: os.environ.get("R2V_WAN_RESOLUTION", "480P"))  # 480P|720P|WxH
+    guidance: float = field(default_factory=lambda: _env_float("R2V_WAN_GUIDANCE", 5.0))
+    max_references: int = 3
+    fps: int = 16  # Wan's native frame rate
+    device: str = field(default_factory=lambda: os.environ.get("R2V_WAN_DEVICE", "auto"))
+    offload: bool = field(default_factory=lambda: _env_flag("R2V_WAN_OFFLOAD"))  # for small GPUs
+    compile: bool = field(default_factory=lambda: _env_flag("R2V_WAN_COMPILE"))  # torch.compile the transformer
+    # Attention kernel (diffusers' backends: flash, _native_cudnn, sage...); unset: PyTorch's SDPA picks one.
+    attention: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_ATTENTION") or None)
+    # Training-free step cache: "first-block" skips the rest of the transformer on steps whose first block's
+    # output barely changed (relative change under R2V_WAN_CACHE_THRESHOLD, 0.05); unset: off.
+    cache: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_CACHE") or None)
+    cache_threshold: float = field(default_factory=lambda: _env_float("R2V_WAN_CACHE_THRESHOLD", 0.05))
 
 
 @dataclass
@@ -70,6 +97,7 @@ class Settings:
     allow_private_urls: bool = field(default_factory=lambda: _env_flag("R2V_ALLOW_PRIVATE_URLS"))
     private_url_networks: tuple[str, ...] = field(default_factory=_private_networks)
     engines: dict[str, str] = field(default_factory=_engine_map)
+    wan: WanOptions = field(default_factory=WanOptions)
     # Downloads of input URLs (media/fetch.py).
     url_allow_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_URL_ALLOW_HOSTS"))
     fetch_connect_timeout_s: float = field(default_factory=lambda: _env_float("R2V_FETCH_CONNECT_TIMEOUT_S", 10.0))

@@ -80,6 +80,7 @@ def runner_for(parts: Components):
         engines=settings.engines,
         fetch_policy=settings.fetch_policy(),
         rules=job_rules(settings, parts.moderator),
+        wan=settings.wan,
     )
 
 

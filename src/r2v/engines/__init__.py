@@ -1,11 +1,18 @@
 """Engines: the Engine port and its implementations. Only the worker imports this package, never the HTTP layer."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from r2v.engines.base import Engine
 
-ENGINES = ("animatic", "reel")
+if TYPE_CHECKING:
+    from r2v.config import WanOptions
+
+ENGINES = ("animatic", "reel", "wan")
 
 
-def get_engine(name: str) -> Engine:
+def get_engine(name: str, wan: WanOptions | None = None) -> Engine:
     """The engine registered under `name` (configuration maps model names to engine names)."""
     if name == "animatic":
         from r2v.engines.animatic import AnimaticEngine
@@ -15,4 +22,9 @@ def get_engine(name: str) -> Engine:
         from r2v.engines.reel import ReelEngine
 
         return ReelEngine()
+    if name == "wan":
+        from r2v.config import WanOptions
+        from r2v.engines.wan import WanEngine
+
+        return WanEngine(wan or WanOptions())
     raise ValueError(f"unknown engine {name!r}; available: {', '.join(ENGINES)}")

@@ -11,6 +11,7 @@ from r2v.director.storyboard import Storyboard
 from r2v.media.probe import MediaInfo
 
 Progress = Callable[[float], None]  # 0.0 .. 1.0
+OUTPUT_FPS = 30  # every engine's output, as the spec says
 
 
 @dataclass
@@ -40,7 +41,7 @@ class RenderJob:
 
     @property
     def frames(self) -> int:
-        return self.duration * 30
+        return self.duration * OUTPUT_FPS
 
 
 @dataclass
@@ -60,3 +61,10 @@ class Engine(ABC):
     def warm_up(self) -> None:  # noqa: B027 - optional hook; most engines need nothing
         """Load what the first render would otherwise wait for (dictionaries, weights). Called once by each
         worker process before it takes tasks."""
+
+
+def shot_frames(board: Storyboard, total: int) -> list[tuple[int, int]]:
+    """[start, end) frame ranges (at 30 fps) of the plan's shots; they tile exactly `total` frames."""
+    bounds = [min(total, round(shot.start * OUTPUT_FPS)) for shot in board.shots] + [total]
+    bounds[0] = 0
+    return [(bounds[i], max(bounds[i], bounds[i + 1])) for i in range(len(board.shots))]

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 
 from r2v.clock import Clock
-from r2v.config import DEFAULT_ENGINE
+from r2v.config import DEFAULT_ENGINE, WanOptions
 from r2v.engines import get_engine
 from r2v.engines.base import Engine
 from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
@@ -34,6 +34,7 @@ class TaskRunner:
     engines: dict[str, str]
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     rules: JobRules = field(default_factory=JobRules)
+    wan: WanOptions | None = None  # the wan engine's options, when it is configured
 
     def __post_init__(self) -> None:
         self._engines: dict[str, Engine] = {}
@@ -46,7 +47,7 @@ class TaskRunner:
     def engine_for(self, model: str) -> Engine:
         name = self.engines.get(model, DEFAULT_ENGINE)
         if name not in self._engines:  # loaded once per process and kept (a model engine keeps its weights)
-            self._engines[name] = get_engine(name)
+            self._engines[name] = get_engine(name, self.wan)
         return self._engines[name]
 
     def run(self, task: Task) -> None:

@@ -24,7 +24,7 @@ from r2v.engines.animatic import camera
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.animatic.layers import Layers, draw
 from r2v.engines.animatic.matte import MovingMatte
-from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
+from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult, shot_frames
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
@@ -35,13 +35,6 @@ from r2v.voice.tts import EspeakSynth, mandarin_to_pinyin
 DISSOLVE_FRAMES = 6
 FADE_IN_FRAMES = 8  # subjects appear over the first frame, which itself is shown exactly at frame 0
 DIM_LISTENERS = 0.86
-
-
-def shot_frames(board: Storyboard, total: int) -> list[tuple[int, int]]:
-    """[start, end) frame ranges of the shots; they tile exactly `total` frames."""
-    bounds = [min(total, round(shot.start * FPS)) for shot in board.shots] + [total]
-    bounds[0] = 0
-    return [(bounds[i], max(bounds[i], bounds[i + 1])) for i in range(len(board.shots))]
 
 
 class AnimaticEngine(Engine):

@@ -1,0 +1,231 @@
+"""The wan engine on a tiny, randomly initialised Wan VACE folder built offline (`r2v wan make-tiny`), on the CPU:
+the folder checks, loading from disk with the hub off, what reaches the pipeline (references, first frame, seeds),
+progress, the spec-exact output, a pinned slice of output numbers, motion-compensated retiming, and a task through
+the API and the official SDK with `r2v serve --engine wan`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from http import HTTPStatus
+
+import numpy as np
+import pytest
+import torch  # the wan extra: `make test` installs it
+
+from r2v.config import WanOptions  # noqa: E402
+from r2v.director import Cast, direct  # noqa: E402
+from r2v.engines.base import Asset, RenderJob  # noqa: E402
+from r2v.engines.wan.engine import native_size  # noqa: E402
+from r2v.engines.wan.folder import ModelFolderError, check_folder  # noqa: E402
+from r2v.media.probe import probe  # noqa: E402
+from r2v.render.decode import read_image  # noqa: E402
+from r2v.render.geometry import cover  # noqa: E402
+from r2v.render.retime import retime  # noqa: E402
+from tests.conftest import KEY  # noqa: E402
+from tests.helpers import ServerProcess, assert_spec_video, download  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads on a shared 2-core machine make small runs swing 20x
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wan") / "tiny"
+    done = subprocess.run([sys.executable, "-m", "r2v", "wan", "make-tiny", str(folder)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+class Recording:
+    """The real pipeline, called through: it keeps the arguments of every call."""
+
+    def __init__(self, pipeline):
+        self.pipeline, self.calls = pipeline, []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        return self.pipeline(**kwargs)
+
+
+def _engine(tiny, **options):
+    from r2v.engines.wan import WanEngine
+
+    options = {"model_dir": tiny, "steps": 2, "resolution": "64x64", "device": "cpu", **options}
+    engine = WanEngine(WanOptions(**options))
+    engine.warm_up()
+    engine.pipeline = Recording(engine.pipeline)
+    return engine
+
+
+def _job(assets, prompt, members, duration, first_frame=None, audio=True, seed=7):
+    assets_list = [Asset(kind, assets[name], probe(assets[name], name), label) for name, kind, label in members]
+    board = direct(prompt, Cast.of([(a.label, a.kind) for a in assets_list]), duration,
+                   first_frame=first_frame is not None)  # fmt: skip
+    return RenderJob(width=1280, height=720, duration=duration, seed=seed, watermark=True, audio=audio,
+                     assets=assets_list, first_frame=first_frame, prompt=prompt, storyboard=board)  # fmt: skip
+
+
+def test_a_missing_or_wrong_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFolderError, match="needs a model folder"):
+        check_folder(None)
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        check_folder(tmp_path / "nope")
+    with pytest.raises(ModelFolderError, match="no model_index.json"):
+        check_folder(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "StableDiffusionPipeline"}))
+    with pytest.raises(ModelFolderError, match="not a WanVACEPipeline"):
+        check_folder(tmp_path)
+    (tmp_path / "model_index.json").write_text(json.dumps({"_class_name": "WanVACEPipeline"}))
+    with pytest.raises(ModelFolderError, match="lacks the part"):
+        check_folder(tmp_path)
+
+
+def test_serve_refuses_to_start_on_a_wrong_folder(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "r2v", "serve", "--data-dir", str(tmp_path / "d"), "--engine",
+                           "wan", "--wan-model-dir", str(tmp_path / "missing")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and "wan model folder" in done.stderr and "does not exist" in done.stderr
+
+
+def test_the_folder_loads_from_disk_with_the_hub_off(tiny, monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # any attempt to reach a hub would fail
+    from diffusers import WanVACEPipeline
+
+    from r2v.engines.wan.folder import load_pipeline
+
+    info = check_folder(tiny)
+    assert not info.two_experts
+    pipeline = load_pipeline(info, "cpu", "float32")
+    assert isinstance(pipeline, WanVACEPipeline) and pipeline.transformer.config.num_layers == 3
+
+
+def test_shots_references_and_the_first_frame_reach_the_pipeline(tiny, assets, tmp_path):
+    engine = _engine(tiny)
+    job = _job(assets, "图1拿着图2。镜头推进，图1说：“你好。”", [("girl", "image", "图1"), ("sunflowers", "image", "图2")],
+               3, first_frame=assets["first_frame"])  # fmt: skip
+    steps: list[float] = []
+    result = engine.render(job, tmp_path / "w.mp4", steps.append)
+    calls = engine.pipeline.calls
+    assert result.frames == 90 and len(calls) == len(job.storyboard.shots) == 2
+    first, second = calls
+    # shot 1 opens on the first frame: kept where the mask is black, generated where it is white
+    width, height = native_size(1280, 720, "64x64")  # the model's size: 16:9 at about 64x64's area
+    assert (first["width"], first["height"]) == (width, height) == (80, 48)
+    expected = cover(read_image(assets["first_frame"]), width, height)
+    assert np.abs(np.asarray(first["video"][0], np.float32) - expected).mean() < 2.0
+    assert np.asarray(first["mask"][0]).max() == 0 and all(np.asarray(m).min() == 255 for m in first["mask"][1:])
+    assert len(first["video"]) == len(first["mask"]) == first["num_frames"]
+    assert second["video"] is None and second["mask"] is None
+    # each shot's subjects as references, frames 4k+1 at 16 fps covering the shot, one seed per shot
+    for call, shot in zip(calls, job.storyboard.shots, strict=True):
+        assert len(call["reference_images"]) == len(shot.subjects)
+        assert call["num_frames"] % 4 == 1 and call["num_frames"] >= (shot.end - shot.start) * 16
+        assert (call["width"], call["height"], call["num_inference_steps"]) == (width, height, 2)
+        assert call["prompt"] == shot.text
+    assert calls[0]["generator"].initial_seed() != calls[1]["generator"].initial_seed()
+    # progress rises to the end
+    assert steps == sorted(steps) and steps[-1] == 1.0 and len(set(steps)) >= 4
+    assert_spec_video(tmp_path / "w.mp4", 1280, 720, 3, audio=True)
+
+
+def test_reference_videos_lend_a_frame_and_references_are_capped(tiny, assets, tmp_path):
+    engine = _engine(tiny, max_references=2)
+    members = [("girl", "image", "图1"), ("boy_video", "video", "视频1"), ("sunflowers", "image", "图2")]
+    job = _job(assets, "图1、视频1和图2在一起。", members, 2, audio=False)
+    engine.render(job, tmp_path / "r.mp4", lambda _: None)
+    (call,) = engine.pipeline.calls
+    assert len(call["reference_images"]) == 2  # three subjects, capped
+    assert_spec_video(tmp_path / "r.mp4", 1280, 720, 2, audio=False)
+
+
+def test_the_step_cache_skips_transformer_work(tiny, assets, tmp_path):
+    """With the first-block cache on, some steps reuse the cached residual: the transformer's later blocks run
+    fewer times than steps x guidance passes (counted on the real blocks)."""
+    engine = _engine(tiny, cache="first-block", cache_threshold=10.0, steps=6)
+    runs = []
+    # the last block's feed-forward: it runs only when the block really runs (a skipped block is short-circuited)
+    last_block = engine.pipeline.pipeline.transformer.blocks[-1]
+    hook = last_block.ffn.register_forward_hook(lambda *_: runs.append(1))
+    try:
+        engine.render(_job(assets, "图1在跳舞。", [("girl", "image", "图1")], 1, audio=False), tmp_path / "c.mp4",
+                      lambda _: None)  # fmt: skip
+    finally:
+        hook.remove()
+    assert 0 < len(runs) < 6 * 2  # 6 steps, conditional and unconditional passes: some were skipped
+    assert_spec_video(tmp_path / "c.mp4", 1280, 720, 1, audio=False)
+
+
+def test_same_job_same_video(tiny, assets, tmp_path):
+    engine = _engine(tiny)
+    job = _job(assets, "图1在跳舞。", [("girl", "image", "图1")], 2, audio=False)
+    engine.render(job, tmp_path / "a.mp4", lambda _: None)
+    engine.render(job, tmp_path / "b.mp4", lambda _: None)
+    assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_pinned_output_slice(tiny):
+    """Guards against silent changes in the path from folder to numbers (loading, scheduler, seeding)."""
+    from PIL import Image
+
+    from r2v.engines.wan.folder import load_pipeline
+
+    pipeline = load_pipeline(check_folder(tiny), "cpu", "float32")
+    pipeline.set_progress_bar_config(disable=True)
+    reference = Image.fromarray(np.tile(np.arange(64, dtype=np.uint8)[:, None, None] * 4, (1, 64, 3)))
+    out = pipeline(prompt="a girl walks", negative_prompt="blurry", reference_images=[reference], height=64,
+                   width=64, num_frames=9, num_inference_steps=2, guidance_scale=5.0,
+                   generator=torch.Generator("cpu").manual_seed(0), output_type="np").frames[0]  # fmt: skip
+    assert out.shape == (9, 64, 64, 3)
+    pinned = np.array(PINNED)
+    assert np.allclose(out[0, :2, :3, 0], pinned, atol=1e-4), out[0, :2, :3, 0].tolist()
+
+
+# torch 2.13.0 (CPU), diffusers 0.42.1, transformers 5.23.0: the versions `make test` installs here
+PINNED = [[0.45257154, 0.45234695, 0.44922641], [0.44407943, 0.45350140, 0.45991969]]
+
+
+def test_retiming_follows_the_motion():
+    """A square moving 8 px per frame at 16 fps: at 30 fps every frame shows it once, where it would be at that
+    instant (within 1.5 px), not repeated and not ghosted."""
+    frames = []
+    for i in range(9):
+        frame = np.full((96, 160, 3), 30, np.uint8)
+        x = 20 + 8 * i
+        frame[40:56, x : x + 16] = 220
+        frames.append(frame)
+    out = list(retime(np.stack(frames), 16, 15))
+    assert len(out) == 15
+    for k, frame in enumerate(out):
+        columns = np.nonzero(frame[48] > 125)[0]
+        expected = 20 + 8 * (k * 16 / 30)
+        assert abs(columns.min() - expected) <= 1.5, (k, columns.min(), expected)
+        assert (frame[48] > 60).sum() - (frame[48] > 190).sum() <= 6  # no half-bright ghost of a second square
+
+
+def test_a_task_through_the_api_with_the_wan_engine(tiny, media, tmp_path):
+    import dashscope
+    from dashscope import VideoSynthesis
+
+    server = ServerProcess(tmp_path / "data", KEY, extra_args=(
+        "--engine", "wan", "--wan-model-dir", str(tiny), "--wan-steps", "2", "--wan-resolution", "64x64"),
+        env={"OMP_NUM_THREADS": "1", "R2V_WAN_DEVICE": "cpu"}).start()  # fmt: skip
+    previous = dashscope.base_http_api_url
+    dashscope.base_http_api_url = server.api
+    try:
+        rsp = VideoSynthesis.call(api_key=KEY, model="wan2.7-r2v", prompt="图1在花园里说：“你好。”",
+                                  media=[{"type": "reference_image", "url": media.url("girl.png")}],
+                                  resolution="720P", duration=2)  # fmt: skip
+        assert rsp.status_code == HTTPStatus.OK and rsp.output.task_status == "SUCCEEDED", rsp
+        assert_spec_video(download(rsp.output.video_url, tmp_path / "api.mp4"), 1280, 720, 2, audio=True)
+    finally:
+        dashscope.base_http_api_url = previous
+        server.stop()
