@@ -25,3 +25,17 @@ def test_ports_are_abstract():
     from r2v.tasks.store import TaskStore
 
     assert all(isabstract(port) for port in (Engine, KeyStore, BlobStore, TaskStore))
+
+
+def test_checking_the_wan_folder_at_startup_loads_nothing_heavy(tmp_path):
+    """`r2v serve --engine wan` refuses a wrong folder in the API process, without importing torch or decoders."""
+    code = (
+        "import sys, argparse, r2v.cli\n"
+        "from r2v.config import Settings\n"
+        f"ns = argparse.Namespace(engine='wan', wan_model_dir={str(tmp_path)!r}, wan_steps=None, wan_shift=None,"
+        " wan_resolution=None)\n"
+        "print(r2v.cli._engine_problem(Settings(**r2v.cli._engine_settings(ns))))\n"
+        "print([m for m in ('av', 'cv2', 'torch', 'diffusers', 'r2v.engines', 'r2v.render') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert "no model_index.json" in out[0] and out[1] == "[]"

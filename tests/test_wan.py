@@ -19,11 +19,11 @@ from r2v.config import WanOptions  # noqa: E402
 from r2v.director import Cast, direct  # noqa: E402
 from r2v.engines.base import Asset, RenderJob  # noqa: E402
 from r2v.engines.wan.engine import native_size  # noqa: E402
-from r2v.engines.wan.folder import ModelFolderError, check_folder  # noqa: E402
 from r2v.media.probe import probe  # noqa: E402
 from r2v.render.decode import read_image  # noqa: E402
 from r2v.render.geometry import cover  # noqa: E402
 from r2v.render.retime import retime  # noqa: E402
+from r2v.wan_folder import ModelFolderError, check_folder  # noqa: E402
 from tests.conftest import KEY  # noqa: E402
 from tests.helpers import ServerProcess, assert_spec_video, download  # noqa: E402
 
@@ -100,7 +100,7 @@ def test_the_folder_loads_from_disk_with_the_hub_off(tiny, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # any attempt to reach a hub would fail
     from diffusers import WanVACEPipeline
 
-    from r2v.engines.wan.folder import load_pipeline
+    from r2v.wan_folder import load_pipeline
 
     info = check_folder(tiny)
     assert not info.two_experts
@@ -176,7 +176,7 @@ def test_pinned_output_slice(tiny):
     """Guards against silent changes in the path from folder to numbers (loading, scheduler, seeding)."""
     from PIL import Image
 
-    from r2v.engines.wan.folder import load_pipeline
+    from r2v.wan_folder import load_pipeline
 
     pipeline = load_pipeline(check_folder(tiny), "cpu", "float32")
     pipeline.set_progress_bar_config(disable=True)

@@ -76,21 +76,21 @@ def _engine_settings(args: argparse.Namespace) -> dict:
 
 def _engine_problem(settings) -> str | None:
     """What keeps the configured engines from starting (checked before anything runs), or None."""
-    from r2v.engines import ENGINES
+    from importlib.util import find_spec
+
+    from r2v.config import ENGINE_NAMES
 
     for model, engine in settings.engines.items():
-        if engine not in ENGINES:
-            return f"unknown engine {engine!r} for {model}; available: {', '.join(ENGINES)}"
+        if engine not in ENGINE_NAMES:
+            return f"unknown engine {engine!r} for {model}; available: {', '.join(ENGINE_NAMES)}"
     if "wan" in settings.engines.values():
-        from r2v.engines.wan.folder import ModelFolderError, check_folder
+        from r2v.wan_folder import ModelFolderError, check_folder
 
         try:
             check_folder(settings.wan.model_dir)
         except ModelFolderError as exc:
             return str(exc)
-        try:
-            import diffusers  # noqa: F401 - only whether the extra is installed
-        except ImportError:
+        if find_spec("diffusers") is None or find_spec("torch") is None:  # looked up, not imported (seconds)
             return "the wan engine needs its extra: pip install 'r2v[wan]' (torch, diffusers, transformers)"
     return None
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from r2v.config import ENGINE_NAMES as ENGINES
 from r2v.engines.base import Engine
 
 if TYPE_CHECKING:
     from r2v.config import WanOptions
-
-ENGINES = ("animatic", "reel", "wan")
 
 
 def get_engine(name: str, wan: WanOptions | None = None) -> Engine:

@@ -17,7 +17,6 @@ import numpy as np
 from r2v.config import WanOptions
 from r2v.director import Cast, Shot, Storyboard, direct
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult, shot_frames
-from r2v.engines.wan.folder import check_folder, load_pipeline
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import Mp4Writer
@@ -25,6 +24,7 @@ from r2v.render.geometry import cover
 from r2v.render.retime import retime
 from r2v.voice.mix import soundtrack, speaker_voices
 from r2v.voice.tts import EspeakSynth
+from r2v.wan_folder import check_folder, load_pipeline
 
 NATIVE_AREAS = {"480P": 832 * 480, "720P": 1280 * 720}
 SIZE_STEP = 16  # VAE stride 8 x patch 2: sizes the transformer accepts

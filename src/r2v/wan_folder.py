@@ -1,5 +1,6 @@
-"""A diffusers-format Wan VACE folder on local disk: checked without loading anything heavy (so that `r2v serve`
-refuses a wrong folder at startup), then loaded once per worker process with the hub switched off."""
+"""A diffusers-format Wan VACE folder on local disk: checked without importing anything heavy (so that the API
+process of `r2v serve` can refuse a wrong folder at startup), then loaded, in a worker, with the hub switched off.
+Outside engines/ on purpose: importing the engines package would load decoders into the API process."""
 
 from __future__ import annotations
 
