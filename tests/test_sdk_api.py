@@ -145,6 +145,31 @@ def test_list_with_filters(sdk, media):
     assert created.output.task_id not in [r["task_id"] for r in none["data"]]
 
 
+def test_running_tasks_can_be_canceled_when_the_server_allows_it(tmp_path, media):
+    """R2V_CANCEL_RUNNING=1 (an r2v extension): cancel stops a RUNNING task; its worker carries on with the next."""
+    import dashscope
+    import psutil
+    from dashscope import VideoSynthesis
+
+    server = ServerProcess(tmp_path / "data", KEY, workers=1, env={"R2V_CANCEL_RUNNING": "1"}).start()
+    try:
+        dashscope.base_http_api_url = server.api
+        workers_before = {c.pid for c in psutil.Process(server.proc.pid).children() if c.name().startswith("python")}
+        long_task = dict(model="wan2.7-r2v", prompt="图1", media=_ref_image(media), resolution="1080P", duration=10)
+        running = VideoSynthesis.async_call(api_key=KEY, **long_task)
+        wait_status(lambda: VideoSynthesis.fetch(running, api_key=KEY).output, {"RUNNING"})
+        assert VideoSynthesis.cancel(running, api_key=KEY).status_code == HTTPStatus.OK
+        canceled = VideoSynthesis.wait(running, api_key=KEY).output
+        assert canceled.task_status == "CANCELED" and "end_time" in canceled and not canceled.video_url
+        short = VideoSynthesis.call(api_key=KEY, model="wan2.7-r2v", prompt="图1", media=_ref_image(media),
+                                    resolution="720P", duration=2)  # fmt: skip
+        assert short.output.task_status == "SUCCEEDED"
+        workers_after = {c.pid for c in psutil.Process(server.proc.pid).children() if c.name().startswith("python")}
+        assert workers_before & workers_after  # the same worker process: nothing was restarted
+    finally:
+        server.stop()
+
+
 def test_cancel_pending_and_running(tmp_path, media):
     """One worker: a long task runs while the next waits PENDING; only the PENDING one can be cancelled."""
     import dashscope

@@ -164,6 +164,28 @@ def test_the_step_cache_skips_transformer_work(tiny, assets, tmp_path):
     assert_spec_video(tmp_path / "c.mp4", 1280, 720, 1, audio=False)
 
 
+def test_a_running_render_is_cancelled_through_the_interrupt_flag_and_the_model_stays(tiny, assets, tmp_path):
+    from r2v.engines.base import RenderCancelled
+
+    engine = _engine(tiny, steps=8)
+    loaded = engine.pipeline.pipeline
+    job = _job(assets, "图1在跳舞。", [("girl", "image", "图1")], 2, audio=False)
+    runs = []
+    hook = loaded.transformer.blocks[-1].ffn.register_forward_hook(lambda *_: runs.append(1))
+    seen: list[float] = []
+    job.cancelled = lambda: len(seen) >= 2  # canceled once two steps have been reported
+    try:
+        with pytest.raises(RenderCancelled):
+            engine.render(job, tmp_path / "x.mp4", seen.append)
+    finally:
+        hook.remove()
+    assert len(runs) == 2 * 2  # two steps ran (conditional and unconditional passes), the other six did not
+    job.cancelled = lambda: False
+    engine.render(job, tmp_path / "y.mp4", lambda _: None)  # the same loaded pipeline renders the next job
+    assert engine.pipeline.pipeline is loaded
+    assert_spec_video(tmp_path / "y.mp4", 1280, 720, 2, audio=False)
+
+
 def test_same_job_same_video(tiny, assets, tmp_path):
     engine = _engine(tiny)
     job = _job(assets, "图1在跳舞。", [("girl", "image", "图1")], 2, audio=False)

@@ -120,6 +120,8 @@ class Settings:
     prompt_extend_url: str | None = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_URL") or None)
     prompt_extend_model: str = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_MODEL", "gpt-4o-mini"))
     prompt_extend_key: str | None = field(default_factory=lambda: os.environ.get("R2V_PROMPT_EXTEND_KEY") or None)
+    # An r2v extension: cancel also stops RUNNING tasks (the cloud refuses: only PENDING ones can be canceled).
+    cancel_running: bool = field(default_factory=lambda: _env_flag("R2V_CANCEL_RUNNING"))
     poll_interval_s: float = 0.2
 
     def __post_init__(self) -> None:

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS plans (
     task_id TEXT PRIMARY KEY REFERENCES tasks(task_id) ON DELETE CASCADE,
     plan_json TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS cancel_requests (
+    task_id TEXT PRIMARY KEY REFERENCES tasks(task_id) ON DELETE CASCADE
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,

@@ -38,6 +38,9 @@ class RenderJob:
     prompt: str = ""
     negative_prompt: str | None = None
     storyboard: Storyboard | None = None  # the director's plan (shots, subjects, lines, timing)
+    # True once the task is to be stopped (R2V_CANCEL_RUNNING): an engine checks it as it goes and raises
+    # RenderCancelled, leaving whatever it keeps loaded (a model) as it was.
+    cancelled: Callable[[], bool] = lambda: False
 
     @property
     def frames(self) -> int:
@@ -49,6 +52,10 @@ class RenderResult:
     frames: int
     # What was shown when, as (start s, end s, label), for engines that do not follow the director's plan (reel).
     timeline: list[tuple[float, float, str]] = field(default_factory=list)
+
+
+class RenderCancelled(Exception):
+    """The render stopped because its task was canceled while running."""
 
 
 class Engine(ABC):

@@ -124,10 +124,16 @@ class TaskService:
                 "output": {"task_id": task_id, "task_status": task.status.value, "plan": plan}}  # fmt: skip
 
     def cancel(self, owner: str, task_id: str, request_id: str) -> dict:
+        """As the cloud: a PENDING task is canceled at once, anything else is refused. With R2V_CANCEL_RUNNING=1
+        (an r2v extension), a RUNNING task is stopped by its worker instead, which keeps its loaded model; the
+        task then reads CANCELED."""
         task = self._visible(owner, task_id)
-        if task is None or not self.parts.tasks.cancel_pending(task_id, owner, self.parts.clock.now_ms()):
-            raise ApiError(400, UNSUPPORTED_OPERATION, MSG_CANCEL_NOT_PENDING)
-        return {"request_id": request_id}
+        tasks = self.parts.tasks
+        if task is not None and tasks.cancel_pending(task_id, owner, self.parts.clock.now_ms()):
+            return {"request_id": request_id}
+        if task is not None and self.parts.settings.cancel_running and tasks.request_cancel_running(task_id, owner):
+            return {"request_id": request_id}
+        raise ApiError(400, UNSUPPORTED_OPERATION, MSG_CANCEL_NOT_PENDING)
 
     # -- list -------------------------------------------------------------------------------------------
 

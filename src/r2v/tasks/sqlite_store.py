@@ -62,6 +62,27 @@ class SqliteTaskStore(TaskStore):
         )
         return cur.rowcount == 1
 
+    def request_cancel_running(self, task_id: str, owner: str) -> bool:
+        cur = self.db.execute(
+            """INSERT OR IGNORE INTO cancel_requests (task_id)
+               SELECT task_id FROM tasks WHERE task_id = ? AND owner = ? AND status = 'RUNNING'""",
+            (task_id, owner),
+        )
+        return cur.rowcount == 1 or self.cancel_requested(task_id)
+
+    def cancel_requested(self, task_id: str) -> bool:
+        return self.db.execute("SELECT 1 FROM cancel_requests WHERE task_id = ?", (task_id,)).fetchone() is not None
+
+    def cancel_running(self, task_id: str, attempt: int, now_ms: int) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                """UPDATE tasks SET status = 'CANCELED', end_ms = ?, worker = NULL
+                   WHERE task_id = ? AND attempt = ? AND status = 'RUNNING'""",
+                (now_ms, task_id, attempt),
+            )
+            conn.execute("DELETE FROM cancel_requests WHERE task_id = ?", (task_id,))
+        return cur.rowcount == 1
+
     def claim_next(self, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
         limit = per_owner_running if per_owner_running is not None else -1  # -1: no cap
         with self.db.transaction() as conn:

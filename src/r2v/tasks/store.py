@@ -23,6 +23,17 @@ class TaskStore(ABC):
         """PENDING -> CANCELED atomically; False if the task is not PENDING (or not the owner's)."""
 
     @abstractmethod
+    def request_cancel_running(self, task_id: str, owner: str) -> bool:
+        """Ask the worker of a RUNNING task to stop it (an r2v extension); False if it is not RUNNING."""
+
+    @abstractmethod
+    def cancel_requested(self, task_id: str) -> bool: ...
+
+    @abstractmethod
+    def cancel_running(self, task_id: str, attempt: int, now_ms: int) -> bool:
+        """RUNNING -> CANCELED for this attempt, once its worker has stopped it."""
+
+    @abstractmethod
     def claim_next(self, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
         """Atomically move the oldest runnable PENDING task to RUNNING and return it (attempt incremented)."""
 

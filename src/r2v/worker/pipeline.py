@@ -64,6 +64,7 @@ def run_job(
     progress: Progress,
     rules: JobRules = JobRules(),
     on_plan: Callable[[Storyboard], None] | None = None,
+    cancelled: Callable[[], bool] = lambda: False,
 ) -> Outcome:
     workdir = blobs.scratch_dir() / f"job-{task_id}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -98,6 +99,7 @@ def run_job(
             prompt=spec.prompt,
             negative_prompt=spec.negative_prompt,
             storyboard=plan,
+            cancelled=cancelled,
         )
         out = workdir / "out.mp4"
         result = engine.render(job, out, progress)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from r2v.clock import Clock
 from r2v.config import DEFAULT_ENGINE, WanOptions
 from r2v.engines import get_engine
-from r2v.engines.base import Engine
+from r2v.engines.base import Engine, RenderCancelled
 from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
 from r2v.media.fetch import FetchPolicy, MediaResolver
 from r2v.protocol.job import JobSpec
@@ -68,6 +68,14 @@ class TaskRunner:
                 last.update(value=value, at=now)
                 self.store.set_progress(task.task_id, task.attempt, value)
 
+        asked = {"at": 0.0, "value": False}
+
+        def cancelled() -> bool:  # the store is asked at most twice a second
+            now = time.monotonic()
+            if not asked["value"] and now - asked["at"] > 0.5:
+                asked.update(at=now, value=self.store.cancel_requested(task.task_id))
+            return asked["value"]
+
         try:
             outcome = run_job(
                 task.task_id,
@@ -78,7 +86,12 @@ class TaskRunner:
                 progress,
                 self.rules,
                 on_plan=lambda plan: self.store.set_plan(task.task_id, task.attempt, json.dumps(plan.to_dict())),
+                cancelled=cancelled,
             )
+        except RenderCancelled:
+            log.info("task %s canceled while running", task.task_id)
+            self.store.cancel_running(task.task_id, task.attempt, self.clock.now_ms())
+            return
         except TaskFailure as failure:
             log.info("task %s failed: %s", task.task_id, failure)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), failure.code, failure.message)

@@ -24,7 +24,7 @@ from r2v.engines.animatic import camera
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.animatic.layers import Layers, draw
 from r2v.engines.animatic.matte import MovingMatte
-from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult, shot_frames
+from r2v.engines.base import Asset, Engine, Progress, RenderCancelled, RenderJob, RenderResult, shot_frames
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
@@ -107,6 +107,8 @@ class AnimaticEngine(Engine):
                     on_first_frame()
                 if written % 15 == 0:
                     progress(0.1 + 0.88 * written / job.frames)
+                    if job.cancelled():
+                        raise RenderCancelled(f"stopped at frame {written}")
         return written
 
     @staticmethod

@@ -16,7 +16,7 @@ import numpy as np
 
 from r2v.config import WanOptions
 from r2v.director import Cast, Shot, Storyboard, direct
-from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult, shot_frames
+from r2v.engines.base import Asset, Engine, Progress, RenderCancelled, RenderJob, RenderResult, shot_frames
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import Mp4Writer
@@ -150,6 +150,8 @@ class WanEngine(Engine):
 
         def callback(pipe, step: int, timestep, tensors: dict) -> dict:
             on_step(step, steps)
+            if job.cancelled():
+                pipe._interrupt = True  # diffusers' own stop: the remaining steps are skipped, the model stays
             return tensors
 
         output = pipeline(
@@ -167,6 +169,8 @@ class WanEngine(Engine):
             output_type="np",
             callback_on_step_end=callback,
         )
+        if job.cancelled():
+            raise RenderCancelled(f"shot {shot.index + 1} stopped")
         frames = np.asarray(output.frames[0], dtype=np.float32)
         return (np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8)
 
