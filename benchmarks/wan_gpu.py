@@ -6,9 +6,10 @@ of the GPU's peak bf16 FLOP/s; each as diffusers runs it by default beside r2v's
     python benchmarks/wan_gpu.py [--models 1.3B,14B] [--sizes 480P,720P] [--steps 3] [--peak-tflops 989]
     python benchmarks/wan_gpu.py --tiny       # a CPU smoke run of the same code on a tiny architecture
 
-"diffusers default": the transformer as loaded (SDPA chooses the kernel), eager. "r2v": the attention backend
-(R2V_WAN_ATTENTION, default _native_cudnn here) and torch.compile of the transformer, as `r2v serve --engine wan`
-sets them with R2V_WAN_ATTENTION / R2V_WAN_COMPILE=1. Published anchors: Wan2.1 T2V-1.3B, 5 s of 480P at 50
+"diffusers default": the transformer as loaded (SDPA chooses the kernel), eager, guidance as two passes. "r2v":
+guidance as one batched pass (engines/wan/batched_guidance.py, on by default), the attention backend
+(--attention, default _native_cudnn) and torch.compile, as `r2v serve --engine wan` runs with
+R2V_WAN_ATTENTION=_native_cudnn R2V_WAN_COMPILE=1. Published anchors: Wan2.1 T2V-1.3B, 5 s of 480P at 50
 steps, 261 s on one RTX 4090; diffusers Wan2.1-I2V-14B-480P about 9.8 s/step on one H100.
 """
 
@@ -20,6 +21,8 @@ import sys
 import time
 
 import torch
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1] / "src"))
 
 # Real Wan2.1 sizes (architecture doc): dim, ffn, heads, layers; patch (1,2,2); text 4096-d, 512 tokens.
 ARCHS = {
@@ -57,7 +60,7 @@ def flops_per_pass(arch: str, tokens: int) -> float:
     return blocks * (per_token * tokens + text + attention)
 
 
-def step_seconds(model, size, text_dim: int, device: str, dtype, repeats: int) -> tuple[float, int]:
+def step_seconds(model, size, text_dim: int, device: str, dtype, repeats: int, batched: bool) -> tuple[float, int]:
     width, height = size
     latent_frames, h, w = (FRAMES - 1) // 4 + 1, height // 8, width // 8
     latents = torch.randn(1, 16, latent_frames, h, w, device=device, dtype=dtype)
@@ -65,6 +68,11 @@ def step_seconds(model, size, text_dim: int, device: str, dtype, repeats: int) -
     text = [torch.randn(1, TEXT_TOKENS, text_dim, device=device, dtype=dtype) for _ in range(2)]
     timestep = torch.tensor([500], device=device)
     tokens = latent_frames * (h // 2) * (w // 2)
+    if batched:
+        from r2v.engines.wan.batched_guidance import BatchedGuidance
+
+        model = BatchedGuidance(model)
+        model.pair(text[0], text[1])
 
     def one_step():
         with torch.no_grad():
@@ -138,7 +146,7 @@ def main() -> int:
                     if device == "cuda":
                         model.set_attention_backend(args.attention)
                     model.compile(mode="max-autotune-no-cudagraphs")
-                seconds, tokens = step_seconds(model, size, text_dim, device, dtype, args.steps)
+                seconds, tokens = step_seconds(model, size, text_dim, device, dtype, args.steps, setting == "r2v")
                 base = base or seconds
                 peak = torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else float("nan")
                 del model

@@ -55,6 +55,9 @@ class Recording:
         self.calls.append(kwargs)
         return self.pipeline(**kwargs)
 
+    def __getattr__(self, name):
+        return getattr(self.pipeline, name)
+
 
 def _engine(tiny, **options):
     from r2v.engines.wan import WanEngine
@@ -130,7 +133,8 @@ def test_shots_references_and_the_first_frame_reach_the_pipeline(tiny, assets, t
         assert len(call["reference_images"]) == len(shot.subjects)
         assert call["num_frames"] % 4 == 1 and call["num_frames"] >= (shot.end - shot.start) * 16
         assert (call["width"], call["height"], call["num_inference_steps"]) == (width, height, 2)
-        assert call["prompt"] == shot.text
+        expected, _ = engine.pipeline.encode_prompt(prompt=shot.text, do_classifier_free_guidance=False, device="cpu")
+        assert torch.equal(call["prompt_embeds"], expected)  # the shot's own text
     assert calls[0]["generator"].initial_seed() != calls[1]["generator"].initial_seed()
     # progress rises to the end
     assert steps == sorted(steps) and steps[-1] == 1.0 and len(set(steps)) >= 4
@@ -149,7 +153,7 @@ def test_reference_videos_lend_a_frame_and_references_are_capped(tiny, assets, t
 
 def test_the_step_cache_skips_transformer_work(tiny, assets, tmp_path):
     """With the first-block cache on, some steps reuse the cached residual: the transformer's later blocks run
-    fewer times than steps x guidance passes (counted on the real blocks)."""
+    fewer times than there are steps (counted on the real blocks)."""
     engine = _engine(tiny, cache="first-block", cache_threshold=10.0, steps=6)
     runs = []
     # the last block's feed-forward: it runs only when the block really runs (a skipped block is short-circuited)
@@ -160,7 +164,7 @@ def test_the_step_cache_skips_transformer_work(tiny, assets, tmp_path):
                       lambda _: None)  # fmt: skip
     finally:
         hook.remove()
-    assert 0 < len(runs) < 6 * 2  # 6 steps, conditional and unconditional passes: some were skipped
+    assert 0 < len(runs) < 6  # 6 steps, one (batched) pass each without the cache: some were skipped
     assert_spec_video(tmp_path / "c.mp4", 1280, 720, 1, audio=False)
 
 
@@ -179,11 +183,30 @@ def test_a_running_render_is_cancelled_through_the_interrupt_flag_and_the_model_
             engine.render(job, tmp_path / "x.mp4", seen.append)
     finally:
         hook.remove()
-    assert len(runs) == 2 * 2  # two steps ran (conditional and unconditional passes), the other six did not
+    assert len(runs) == 2  # two steps ran (each one batched pass for both guidance branches), six did not
     job.cancelled = lambda: False
     engine.render(job, tmp_path / "y.mp4", lambda _: None)  # the same loaded pipeline renders the next job
     assert engine.pipeline.pipeline is loaded
     assert_spec_video(tmp_path / "y.mp4", 1280, 720, 2, audio=False)
+
+
+def test_guidance_in_one_batched_pass_gives_the_same_frames_with_half_the_passes(tiny, assets, tmp_path):
+    job = _job(assets, "图1在跳舞。", [("girl", "image", "图1")], 1, audio=False)
+    clips, passes = {}, {}
+    for batched in (False, True):
+        engine = _engine(tiny, batched_guidance=batched, steps=3)
+        inner = engine.pipeline.pipeline.transformer
+        inner = getattr(inner, "inner", inner)
+        count = []
+        hook = inner.register_forward_hook(lambda *_, count=count: count.append(1))
+        try:
+            clips[batched] = engine._generate(engine.pipeline, job, job.storyboard, job.storyboard.shots[0],
+                                              (80, 48), 1.0, lambda *_: None)  # fmt: skip
+        finally:
+            hook.remove()
+        passes[batched] = len(count)
+    assert passes == {False: 6, True: 3}  # 3 steps: two passes each, or one pass of a batch of two
+    assert np.abs(clips[True].astype(int) - clips[False].astype(int)).max() <= 1  # the same frames
 
 
 def test_same_job_same_video(tiny, assets, tmp_path):

@@ -85,6 +85,8 @@ class WanOptions:
     # output barely changed (relative change under R2V_WAN_CACHE_THRESHOLD, 0.05); unset: off.
     cache: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_CACHE") or None)
     cache_threshold: float = field(default_factory=lambda: _env_float("R2V_WAN_CACHE_THRESHOLD", 0.05))
+    # Classifier-free guidance's two passes as one batch of two (engines/wan/batched_guidance.py); not with offload.
+    batched_guidance: bool = field(default_factory=lambda: os.environ.get("R2V_WAN_BATCHED_CFG", "1") != "0")
 
 
 @dataclass

@@ -17,6 +17,7 @@ import numpy as np
 from r2v.config import WanOptions
 from r2v.director import Cast, Shot, Storyboard, direct
 from r2v.engines.base import Asset, Engine, Progress, RenderCancelled, RenderJob, RenderResult, shot_frames
+from r2v.engines.wan.batched_guidance import BatchedGuidance
 from r2v.render import watermark
 from r2v.render.decode import read_audio, read_image, video_frames
 from r2v.render.encoder import Mp4Writer
@@ -85,7 +86,11 @@ class WanEngine(Engine):
             pipeline.enable_model_cpu_offload(device=device)  # small GPUs: one part on the GPU at a time
         else:
             pipeline.to(device)
-        for transformer in _transformers(pipeline):
+            if self.options.batched_guidance:
+                pipeline.transformer = BatchedGuidance(pipeline.transformer)
+                if getattr(pipeline, "transformer_2", None) is not None:
+                    pipeline.transformer_2 = BatchedGuidance(pipeline.transformer_2)
+        for transformer in _transformers(pipeline):  # the models themselves, under any batching wrapper
             if self.options.attention:
                 transformer.set_attention_backend(self.options.attention)
             if self.options.cache == "first-block":
@@ -99,6 +104,9 @@ class WanEngine(Engine):
         pipeline.set_progress_bar_config(disable=True)
         self.pipeline, self.device = pipeline, device
         return pipeline
+
+    def _device(self):
+        return self.pipeline._execution_device  # where the text encoder runs (offload moves it there)
 
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
         board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
@@ -154,9 +162,18 @@ class WanEngine(Engine):
                 pipe._interrupt = True  # diffusers' own stop: the remaining steps are skipped, the model stays
             return tensors
 
+        # The prompts are encoded here, so that a batching transformer knows the two embeddings it will get.
+        positive, negative = pipeline.encode_prompt(
+            prompt=shot.text or job.prompt, negative_prompt=job.negative_prompt or DEFAULT_NEGATIVE,
+            do_classifier_free_guidance=True, device=self._device())  # fmt: skip
+        dtype = _transformers(pipeline)[0].dtype
+        positive, negative = positive.to(dtype), negative.to(dtype)
+        for transformer in (pipeline.transformer, getattr(pipeline, "transformer_2", None)):
+            if isinstance(transformer, BatchedGuidance):
+                transformer.pair(positive, negative)
         output = pipeline(
-            prompt=shot.text or job.prompt,
-            negative_prompt=job.negative_prompt or DEFAULT_NEGATIVE,
+            prompt_embeds=positive,
+            negative_prompt_embeds=negative,
             video=video,
             mask=mask,
             reference_images=references or None,
@@ -177,7 +194,8 @@ class WanEngine(Engine):
 
 def _transformers(pipeline) -> list:
     """The denoising transformer(s): Wan2.2 folders have a second expert for the low-noise steps."""
-    return [t for t in (pipeline.transformer, getattr(pipeline, "transformer_2", None)) if t is not None]
+    found = [t for t in (pipeline.transformer, getattr(pipeline, "transformer_2", None)) if t is not None]
+    return [t.inner if isinstance(t, BatchedGuidance) else t for t in found]
 
 
 def _reference_picture(asset: Asset) -> np.ndarray:
