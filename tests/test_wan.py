@@ -209,6 +209,26 @@ def test_guidance_in_one_batched_pass_gives_the_same_frames_with_half_the_passes
     assert np.abs(clips[True].astype(int) - clips[False].astype(int)).max() <= 1  # the same frames
 
 
+def test_a_two_expert_wan22_folder_uses_both_experts(tmp_path, assets):
+    from r2v.engines.wan.tiny import make_tiny
+
+    folder = make_tiny(tmp_path / "wan22", two_experts=True)
+    assert check_folder(folder).two_experts
+    engine = _engine(folder, steps=4)
+    counts = {}
+    hooks = [getattr(model, "inner", model).register_forward_hook(lambda *_, name=name: counts.update(
+        {name: counts.get(name, 0) + 1})) for name, model in (("high", engine.pipeline.transformer),
+                                                              ("low", engine.pipeline.transformer_2))]  # fmt: skip
+    try:
+        engine.render(_job(assets, "图1在跳舞。", [("girl", "image", "图1")], 1, audio=False), tmp_path / "e.mp4",
+                      lambda _: None)  # fmt: skip
+    finally:
+        for hook in hooks:
+            hook.remove()
+    assert counts.get("high", 0) > 0 and counts.get("low", 0) > 0, counts  # high-noise steps, then low-noise ones
+    assert_spec_video(tmp_path / "e.mp4", 1280, 720, 1, audio=False)
+
+
 def test_same_job_same_video(tiny, assets, tmp_path):
     engine = _engine(tiny)
     job = _job(assets, "图1在跳舞。", [("girl", "image", "图1")], 2, audio=False)

@@ -13,7 +13,8 @@ _WORDS = (
 ).split()
 
 
-def make_tiny(folder: Path, seed: int = 0) -> Path:
+def make_tiny(folder: Path, seed: int = 0, two_experts: bool = False) -> Path:
+    """The folder; with two_experts, a Wan2.2-style one (a second transformer for the low-noise steps)."""
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
     from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
@@ -30,14 +31,17 @@ def make_tiny(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
                            temperal_downsample=[False, True, True])  # fmt: skip
-    torch.manual_seed(seed)
-    transformer = WanVACETransformer3DModel(
-        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
-        text_dim=32, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
-        rope_max_seq_len=32, vace_layers=[0, 2], vace_in_channels=96)  # fmt: skip
+    experts = []
+    for expert in range(2 if two_experts else 1):
+        torch.manual_seed(seed + expert)
+        experts.append(WanVACETransformer3DModel(
+            patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+            text_dim=32, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True,
+            qk_norm="rms_norm_across_heads", rope_max_seq_len=32, vace_layers=[0, 2], vace_in_channels=96))  # fmt: skip
     scheduler = UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)
-    pipeline = WanVACEPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer,
-                               scheduler=scheduler)  # fmt: skip
+    second = {"transformer_2": experts[1], "boundary_ratio": 0.875} if two_experts else {}
+    pipeline = WanVACEPipeline(tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=experts[0],
+                               scheduler=scheduler, **second)  # fmt: skip
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pipeline.save_pretrained(folder)
