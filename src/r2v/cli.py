@@ -98,7 +98,7 @@ def _engine_problem(settings) -> str | None:
 def _wan_make_tiny(args: argparse.Namespace) -> int:
     from r2v.engines.wan.tiny import make_tiny
 
-    folder = make_tiny(Path(args.folder))
+    folder = make_tiny(Path(args.folder), two_experts=args.two_experts)
     print(f"tiny random Wan VACE pipeline written to {folder} (it makes noise: for tests and trying the path)")
     return 0
 
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     wan_sub = wan.add_subparsers(dest="wan_command", required=True)
     tiny = wan_sub.add_parser("make-tiny", help="write a tiny random Wan VACE folder (offline; for tests)")
     tiny.add_argument("folder")
+    tiny.add_argument("--two-experts", action="store_true", help="Wan2.2 style: a second, low-noise transformer")
     tiny.set_defaults(func=_wan_make_tiny)
     return parser
 
