@@ -281,7 +281,7 @@ def test_a_task_through_the_api_with_the_wan_engine(tiny, media, tmp_path):
     from dashscope import VideoSynthesis
 
     server = ServerProcess(tmp_path / "data", KEY, extra_args=(
-        "--engine", "wan", "--wan-model-dir", str(tiny), "--wan-steps", "2", "--wan-resolution", "64x64"),
+        "--engine", "wan", "--wan-model-dir", str(tiny), "--wan-steps", "2"),  # the size: the folder's r2v.json
         env={"OMP_NUM_THREADS": "1", "R2V_WAN_DEVICE": "cpu"}).start()  # fmt: skip
     previous = dashscope.base_http_api_url
     dashscope.base_http_api_url = server.api

@@ -72,7 +72,8 @@ class WanOptions:
     steps: int = field(default_factory=lambda: int(_env_float("R2V_WAN_STEPS", 30)))
     # The flow-matching shift of the scheduler; None keeps the folder's (Wan: 3.0 for 480P, 5.0 for 720P).
     shift: float | None = field(default_factory=lambda: _env_float("R2V_WAN_SHIFT", 0.0) or None)
-    resolution: str = field(default_factory=lambda: os.environ.get("R2V_WAN_RESOLUTION", "480P"))  # 480P|720P|WxH
+    # The native size: 480P, 720P or WxH (an area); unset: the folder's r2v.json, else 480P.
+    resolution: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_RESOLUTION") or None)
     guidance: float = field(default_factory=lambda: _env_float("R2V_WAN_GUIDANCE", 5.0))
     max_references: int = 3
     fps: int = 16  # Wan's native frame rate

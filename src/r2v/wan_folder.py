@@ -17,10 +17,14 @@ class ModelFolderError(ValueError):
     """The folder is missing or is not a Wan VACE pipeline; the message says what to fix."""
 
 
+HINTS_FILE = "r2v.json"  # optional: r2v's defaults for this folder, e.g. {"resolution": "96x64"} (make-tiny writes it)
+
+
 @dataclass(frozen=True)
 class FolderInfo:
     path: Path
     two_experts: bool  # Wan2.2: a transformer for high noise and one (transformer_2) for low noise
+    resolution: str | None = None  # the folder's own native size, when its r2v.json says
 
 
 def check_folder(path: Path | str | None) -> FolderInfo:
@@ -44,7 +48,13 @@ def check_folder(path: Path | str | None) -> FolderInfo:
     two = bool(index.get("transformer_2") and index["transformer_2"][0] is not None)
     if two and not (folder / "transformer_2").is_dir():
         raise ModelFolderError(f"{folder} names a transformer_2 (Wan2.2) but has no transformer_2 folder")
-    return FolderInfo(folder, two)
+    hints = {}
+    if (folder / HINTS_FILE).is_file():
+        try:
+            hints = json.loads((folder / HINTS_FILE).read_text())
+        except ValueError as exc:
+            raise ModelFolderError(f"{folder / HINTS_FILE} is not JSON: {exc}") from None
+    return FolderInfo(folder, two, hints.get("resolution"))
 
 
 def load_pipeline(info: FolderInfo, device: str, dtype_name: str):

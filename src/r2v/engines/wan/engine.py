@@ -61,6 +61,7 @@ class WanEngine(Engine):
     def __init__(self, options: WanOptions):
         self.options = options
         self.folder = check_folder(options.model_dir)  # a wrong folder fails here, before any task
+        self.resolution = options.resolution or self.folder.resolution or "480P"
         self.pipeline = None
         self.device = "cpu"
 
@@ -115,7 +116,7 @@ class WanEngine(Engine):
         if job.audio:
             voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
             sound = soundtrack(board, voices, EspeakSynth(), job.seed)
-        size = native_size(job.width, job.height, self.options.resolution)
+        size = native_size(job.width, job.height, self.resolution)
         writer = Mp4Writer(out_path, job.width, job.height, sound)
         written = 0
         try:

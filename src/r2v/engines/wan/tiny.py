@@ -4,7 +4,12 @@ CPU. It makes noise, not pictures: its weights are random."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from r2v.wan_folder import HINTS_FILE
+
+TINY_RESOLUTION = "96x64"
 
 # A small word-piece vocabulary (the tokenizer must exist; the words hardly matter to random weights).
 _WORDS = (
@@ -45,4 +50,6 @@ def make_tiny(folder: Path, seed: int = 0, two_experts: bool = False) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     pipeline.save_pretrained(folder)
+    # A small native size by default: at 480P a CPU would take minutes per shot even with these tiny weights.
+    (folder / HINTS_FILE).write_text(json.dumps({"resolution": TINY_RESOLUTION}))
     return folder
