@@ -6,9 +6,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from r2v.director.storyboard import Storyboard
+from r2v.director.storyboard import Shot, Storyboard
 from r2v.media.probe import MediaInfo
+
+if TYPE_CHECKING:
+    import numpy as np
 
 Progress = Callable[[float], None]  # 0.0 .. 1.0
 OUTPUT_FPS = 30  # every engine's output, as the spec says
@@ -46,6 +50,14 @@ class RenderJob:
     def frames(self) -> int:
         return self.duration * OUTPUT_FPS
 
+    def plan(self) -> Storyboard:
+        """The director's plan; made from the prompt when the job came without one (an engine used alone)."""
+        if self.storyboard is not None:
+            return self.storyboard
+        from r2v.director import Cast, direct
+
+        return direct(self.prompt, Cast.of([(a.label, a.kind) for a in self.assets]), self.duration)
+
 
 @dataclass
 class RenderResult:
@@ -75,3 +87,13 @@ def shot_frames(board: Storyboard, total: int) -> list[tuple[int, int]]:
     bounds = [min(total, round(shot.start * OUTPUT_FPS)) for shot in board.shots] + [total]
     bounds[0] = 0
     return [(bounds[i], max(bounds[i], bounds[i + 1])) for i in range(len(board.shots))]
+
+
+def panel_picture(
+    job: RenderJob, board: Storyboard, shot: Shot, read: Callable[[Path], np.ndarray]
+) -> np.ndarray | None:
+    """The storyboard panel a shot stages, cut from the grid (the job's one reference image), or None."""
+    if shot.background.kind != "panel" or not board.panels or not job.assets:
+        return None
+    x, y, w, h = board.panels[shot.background.panel]
+    return read(job.assets[0].path)[y : y + h, x : x + w]

@@ -17,15 +17,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from r2v.director import Cast, direct
 from r2v.director.storyboard import ease
 from r2v.engines.base import Asset, Engine, Progress, RenderJob, RenderResult
+from r2v.engines.sound import job_soundtrack
 from r2v.render import watermark
-from r2v.render.decode import read_audio, read_image, video_frames
+from r2v.render.decode import read_image, video_frames
 from r2v.render.encoder import FPS, Mp4Writer
 from r2v.render.geometry import cover
-from r2v.voice.mix import soundtrack, speaker_voices
-from r2v.voice.tts import EspeakSynth
 
 DISSOLVE_FRAMES = 8
 FIRST_FRAME_MIN = FPS  # the first frame holds at least one second
@@ -147,6 +145,4 @@ class ReelEngine(Engine):
     @staticmethod
     def _soundtrack(job: RenderJob) -> np.ndarray:
         """The plan's dialogue in each speaker's voice over a quiet room tone, at -16 LUFS (voice/mix.py)."""
-        board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
-        voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
-        return soundtrack(board, voices, EspeakSynth(), job.seed)
+        return job_soundtrack(job, job.plan())

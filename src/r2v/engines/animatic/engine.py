@@ -18,19 +18,28 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from r2v.director import Cast, Shot, Storyboard, direct
+from r2v.director import Shot, Storyboard
 from r2v.director.storyboard import Placement
 from r2v.engines.animatic import camera
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.animatic.layers import Layers, draw
 from r2v.engines.animatic.matte import MovingMatte
-from r2v.engines.base import Asset, Engine, Progress, RenderCancelled, RenderJob, RenderResult, shot_frames
+from r2v.engines.base import (
+    Asset,
+    Engine,
+    Progress,
+    RenderCancelled,
+    RenderJob,
+    RenderResult,
+    panel_picture,
+    shot_frames,
+)
+from r2v.engines.sound import job_soundtrack
 from r2v.render import watermark
-from r2v.render.decode import read_audio, read_image, video_frames
+from r2v.render.decode import read_image, video_frames
 from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
 from r2v.render.geometry import cover
-from r2v.voice.mix import soundtrack, speaker_voices
-from r2v.voice.tts import EspeakSynth, mandarin_to_pinyin
+from r2v.voice.tts import mandarin_to_pinyin
 
 DISSOLVE_FRAMES = 6
 FADE_IN_FRAMES = 8  # subjects appear over the first frame, which itself is shown exactly at frame 0
@@ -41,7 +50,7 @@ class AnimaticEngine(Engine):
     name = "animatic"
 
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
-        board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
+        board = job.plan()
         # OpenCV's own thread pool is off: the render already keeps the cores busy with its own threads (x264,
         # the helpers, the compositor), and fanning each small resize out over them costs more than it gains
         # (about 9% of a 720P render on 2 cores).
@@ -123,10 +132,9 @@ class AnimaticEngine(Engine):
             else:
                 picture = next(video_frames(place.path, 1, 1920))
             return cover(picture, job.width, job.height)
-        if kind == "panel" and board.panels and job.assets:
-            x, y, w, h = board.panels[shot.background.panel]
-            grid = prepared.picture(job.assets[0].path)
-            return cover(grid[y : y + h, x : x + w], job.width, job.height)
+        panel = panel_picture(job, board, shot, prepared.picture)
+        if panel is not None:
+            return cover(panel, job.width, job.height)
         subjects = [prepared.cutout(label) for label in shot.subjects if prepared.is_image_subject(label)]
         return _backdrop(job.width, job.height, subjects)
 
@@ -248,8 +256,7 @@ class _Sound:
 
     def _make(self, job: RenderJob, board: Storyboard) -> np.ndarray:
         try:
-            voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
-            return soundtrack(board, voices, EspeakSynth(), job.seed, on_line=self._line_done)
+            return job_soundtrack(job, board, on_line=self._line_done)
         except BaseException as exc:
             for line in self.lines:  # nobody waits forever for a line that will never come
                 if not line.done():

@@ -9,22 +9,31 @@ watermark as the animatic engine. The pipeline is loaded once per worker process
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
 import numpy as np
 
 from r2v.config import WanOptions
-from r2v.director import Cast, Shot, Storyboard, direct
-from r2v.engines.base import Asset, Engine, Progress, RenderCancelled, RenderJob, RenderResult, shot_frames
+from r2v.director import Shot, Storyboard
+from r2v.engines.base import (
+    OUTPUT_FPS,
+    Engine,
+    Progress,
+    RenderCancelled,
+    RenderJob,
+    RenderResult,
+    panel_picture,
+    shot_frames,
+)
+from r2v.engines.sound import job_soundtrack
 from r2v.engines.wan.batched_guidance import BatchedGuidance
 from r2v.render import watermark
-from r2v.render.decode import read_audio, read_image, video_frames
+from r2v.render.decode import read_image, video_frames
 from r2v.render.encoder import Mp4Writer
 from r2v.render.geometry import cover
 from r2v.render.retime import retime
-from r2v.voice.mix import soundtrack, speaker_voices
-from r2v.voice.tts import EspeakSynth
 from r2v.wan_folder import check_folder, load_pipeline
 
 NATIVE_AREAS = {"480P": 832 * 480, "720P": 1280 * 720}
@@ -63,7 +72,6 @@ class WanEngine(Engine):
         self.folder = check_folder(options.model_dir)  # a wrong folder fails here, before any task
         self.resolution = options.resolution or self.folder.resolution or "480P"
         self.pipeline = None
-        self.device = "cpu"
 
     def warm_up(self) -> None:
         self._load()
@@ -103,19 +111,17 @@ class WanEngine(Engine):
             if self.options.compile:
                 transformer.compile(mode="max-autotune-no-cudagraphs")
         pipeline.set_progress_bar_config(disable=True)
-        self.pipeline, self.device = pipeline, device
+        self.pipeline = pipeline
         return pipeline
 
     def _device(self):
         return self.pipeline._execution_device  # where the text encoder runs (offload moves it there)
 
     def render(self, job: RenderJob, out_path: Path, progress: Progress) -> RenderResult:
-        board = job.storyboard or direct(job.prompt, Cast.of([(a.label, a.kind) for a in job.assets]), job.duration)
+        board = job.plan()
         pipeline = self._load()
-        sound = None
-        if job.audio:
-            voices = speaker_voices(board, {a.label: a.voice for a in job.assets}, read_audio)
-            sound = soundtrack(board, voices, EspeakSynth(), job.seed)
+        sound = job_soundtrack(job, board) if job.audio else None
+        pictures = functools.cache(_picture)  # each picture decoded once per render, whatever the shots share
         size = native_size(job.width, job.height, self.resolution)
         writer = Mp4Writer(out_path, job.width, job.height, sound)
         written = 0
@@ -126,7 +132,7 @@ class WanEngine(Engine):
                 def on_step(step: int, steps: int, index: int = index) -> None:
                     progress(0.05 + 0.9 * (index + (step + 1) / steps) / len(board.shots))
 
-                clip = self._generate(pipeline, job, board, shot, size, (last - first) / 30, on_step)
+                clip = self._generate(pipeline, job, board, shot, size, (last - first) / OUTPUT_FPS, on_step, pictures)
                 for frame in retime(clip, self.options.fps, last - first):
                     picture = cover(frame, job.width, job.height)
                     writer.write_frame(watermark.apply(picture) if job.watermark else picture)
@@ -139,17 +145,20 @@ class WanEngine(Engine):
         return RenderResult(frames=written)
 
     def _generate(self, pipeline, job: RenderJob, board: Storyboard, shot: Shot, size: tuple[int, int],
-                  seconds: float, on_step) -> np.ndarray:  # fmt: skip
+                  seconds: float, on_step, picture=None) -> np.ndarray:  # fmt: skip
         """One shot's clip: (frames, h, w, 3) uint8 at the native rate and size."""
         import torch
         from PIL import Image
 
+        picture = picture or _picture
         width, height = size
         count = native_frames(seconds, self.options.fps)
         assets = {a.label: a for a in job.assets}
-        references = [_reference_picture(assets[label]) for label in shot.subjects if label in assets]
+        references = [picture(assets[label].path, assets[label].kind) for label in shot.subjects if label in assets]
         references = [Image.fromarray(p) for p in references[: self.options.max_references]]
-        opening = _opening_frame(job, board, shot, width, height)
+        opening = _opening_frame(job, board, shot, picture)
+        if opening is not None:
+            opening = cover(opening, width, height)
         video = mask = None
         if opening is not None:  # kept exactly where the mask is black; generated where it is white
             grey = Image.new("RGB", (width, height), (REFERENCE_GREY,) * 3)
@@ -199,18 +208,13 @@ def _transformers(pipeline) -> list:
     return [t.inner if isinstance(t, BatchedGuidance) else t for t in found]
 
 
-def _reference_picture(asset: Asset) -> np.ndarray:
-    """A subject's picture for VACE: the image, or a reference video's first frame."""
-    if asset.kind == "image":
-        return read_image(asset.path)
-    return next(video_frames(asset.path, 1, 1280))
+def _picture(path: Path, kind: str = "image") -> np.ndarray:
+    """A picture for VACE: an image, or a reference video's first frame."""
+    return read_image(path) if kind == "image" else next(video_frames(path, 1, 1280))
 
 
-def _opening_frame(job: RenderJob, board: Storyboard, shot: Shot, width: int, height: int) -> np.ndarray | None:
+def _opening_frame(job: RenderJob, board: Storyboard, shot: Shot, picture) -> np.ndarray | None:
     """What the shot must open on: the first frame (shot 1), or its storyboard panel."""
     if shot.index == 0 and job.first_frame is not None:
-        return cover(read_image(job.first_frame), width, height)
-    if shot.background.kind == "panel" and board.panels and job.assets:
-        x, y, w, h = board.panels[shot.background.panel]
-        return cover(read_image(job.assets[0].path)[y : y + h, x : x + w], width, height)
-    return None
+        return picture(job.first_frame)
+    return panel_picture(job, board, shot, picture)
