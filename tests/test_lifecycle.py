@@ -137,7 +137,7 @@ def test_random_seed_is_drawn_once_and_kept(stack, media):
     assert json.loads(parts.tasks.get(fixed).spec_json)["seed"] == 1234  # ... unless the request gives one
 
 
-def test_billing_rules_wan27_counts_videos(stack, media):
+def test_billing_wan27_counts_every_reference_not_the_first_frame(stack, media):
     parts, client, clock, runner = stack
     body = {"model": "wan2.7-r2v", "input": {"prompt": "视频1和视频2", "media": [
         {"type": "reference_video", "url": media.url("boy.mp4")},
@@ -148,8 +148,9 @@ def test_billing_rules_wan27_counts_videos(stack, media):
     task_id = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
     _run_pending(parts, runner)
     usage = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["usage"]
-    # N = 2 reference videos -> each 3 s video bills min(3, 2.5) = 2.5 s; 5 s in all; plus 2 s of output.
-    assert usage == {"duration": 7, "input_video_duration": 5, "output_video_duration": 2, "video_count": 1,
+    # N = 3 references (two videos, one image; the first frame does not count) -> each 3 s video bills
+    # min(3, 1.65) = 1.65 s; 3.3 s in all; plus 2 s of output.
+    assert usage == {"duration": 5.3, "input_video_duration": 3.3, "output_video_duration": 2, "video_count": 1,
                      "SR": 720, "ratio": "4:3"}  # fmt: skip
 
 

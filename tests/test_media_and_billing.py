@@ -110,18 +110,19 @@ def test_probe_reports_kind_length_and_sound(assets):
 
 
 @pytest.mark.parametrize(
-    "generation, videos, refs, billed",
-    [("wan2.7", [], 3, 0), ("wan2.7", [8.0], 5, 5), ("wan2.7", [3.0, 3.0], 2, 5), ("wan2.7", [2.0, 1.0, 9.0], 3, 4.3),
-     ("wan2.7", [1.0] * 5, 5, 5), ("wan2.7", [0.5] * 4, 4, 2), ("wan2.6", [9.0], 1, 5), ("wan2.6", [9.0], 2, 2.5),
-     ("wan2.6", [9.0, 9.0], 3, 3.3), ("wan2.6", [9.0], 5, 1)],
+    "videos, refs, billed",
+    [([], 3, 0), ([8.0], 1, 5), ([8.0], 5, 1), ([3.0], 5, 1), ([3.0, 3.0], 2, 5), ([2.0, 1.0, 9.0], 3, 4.3),
+     ([1.0] * 5, 5, 5), ([0.5] * 4, 4, 2), ([9.0], 2, 2.5), ([9.0, 9.0], 3, 3.3), ([1.2], 4, 1.2), ([9.0], 7, 1)],
 )  # fmt: skip
-def test_billed_input_seconds(generation, videos, refs, billed):
-    assert billed_input_seconds(generation, videos, refs) == pytest.approx(billed)
+def test_billed_input_seconds(videos, refs, billed):
+    """N counts every reference asset, images too, for both generations: the guide's five-reference example with
+    one 3 s video bills 1 s."""
+    assert billed_input_seconds(videos, refs) == pytest.approx(billed)
 
 
 def test_usage_shapes():
     assert usage("wan2.7", 10, 1280, 720, "720P", "16:9", [3.0], 5) == {
-        "duration": 13, "input_video_duration": 3, "output_video_duration": 10, "video_count": 1, "SR": 720,
+        "duration": 11, "input_video_duration": 1, "output_video_duration": 10, "video_count": 1, "SR": 720,
         "ratio": "16:9"}  # fmt: skip
     assert usage("wan2.6", 5, 1920, 1080, "1080P", None, [4.0], 3) == {
         "duration": 6.65, "size": "1920*1080", "input_video_duration": 1.65, "output_video_duration": 5,

@@ -45,8 +45,9 @@ def test_multi_subject_with_voices(sdk, media, assets, tmp_path):
     assert rsp.output.orig_prompt == GUIDE_PROMPT
     assert "actual_prompt" not in rsp.output  # prompt_extend=False
     assert rsp.usage["output_video_duration"] == 10
-    assert rsp.usage["input_video_duration"] == 3  # one 3 s reference video, cap 5 s (N = 1 video)
-    assert rsp.usage["duration"] == 13
+    # one 3 s reference video among five references: capped at 5 s / 5 = 1 s (the guide's 计费说明)
+    assert rsp.usage["input_video_duration"] == 1
+    assert rsp.usage["duration"] == 11
     assert rsp.usage["SR"] == 720 and rsp.usage["ratio"] == "16:9"
     video = download(rsp.output.video_url, tmp_path / "out.mp4")
     assert_spec_video(video, 1280, 720, 10, audio=True)

@@ -1,8 +1,8 @@
 """`usage` of a SUCCEEDED task, with the spec's billing rules for both model generations.
 
 Billed seconds = billed input-video seconds + output seconds. Images are free. Input video is capped at 5 s
-in all, each reference video at min(actual, 5 s / N): N counts reference videos (wan2.7) or all reference
-assets (wan2.6); the first frame never counts."""
+in all, each reference video at min(actual, 5 s / N), where N counts all reference assets, images and videos
+together, for both model generations (the guide's 计费说明); the first frame never counts."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ def _number(value: float) -> int | float:
     return int(value) if value == int(value) else value
 
 
-def billed_input_seconds(generation: str, video_durations: list[float], reference_count: int) -> float:
-    n = len(video_durations) if generation == GEN_27 else reference_count
-    if not video_durations or n == 0:
+def billed_input_seconds(video_durations: list[float], reference_count: int) -> float:
+    """`reference_count`: every reference image and video of the task (not the first frame)."""
+    if not video_durations or reference_count == 0:
         return 0.0
-    cap = PER_VIDEO_CAP[min(n, 5)]
+    cap = PER_VIDEO_CAP[min(reference_count, 5)]
     return min(INPUT_CAP_S, sum(min(d, cap) for d in video_durations))
 
 
@@ -35,7 +35,7 @@ def usage(
     video_durations: list[float],
     reference_count: int,
 ) -> dict:
-    input_s = round(billed_input_seconds(generation, video_durations, reference_count), 2)
+    input_s = round(billed_input_seconds(video_durations, reference_count), 2)
     total = input_s + duration
     if generation == GEN_27:
         return {
