@@ -1,5 +1,6 @@
 """Subjects cut out of their references: the picture's own alpha when it has one, otherwise GrabCut seeded by a
 face detector (a person: face certain, body below it probable) or by the centre of the picture, with soft edges.
+Each cut-out knows where its mouth is (mouth.py), so that it can talk.
 A cut-out that comes out implausibly small or large falls back to the whole picture in a feathered oval."""
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from r2v.engines.animatic.mouth import Mouth, find_mouth
+
 WORK_SIDE = 200  # GrabCut runs on a picture this size (speed), its mask is scaled back up
 ITERATIONS = 2  # a third changed no pixel of the masks of the guide's pictures, and costs 15%
 MIN_SHARE, MAX_SHARE = 0.06, 0.93
@@ -23,7 +26,7 @@ _FACES_LOCK = threading.Lock()  # one classifier may not be used by two threads 
 class Cutout:
     rgb: np.ndarray  # H x W x 3 uint8
     alpha: np.ndarray  # H x W float32 0..1
-    face: tuple[int, int, int, int] | None  # x, y, w, h in rgb's pixels, when a face was found
+    mouth: Mouth | None  # in rgb's pixels, when a face (and in it a mouth) was found
     origin: tuple[int, int] = (0, 0)  # where this cut-out's box lies in the picture it was cut from
 
     @property
@@ -36,11 +39,8 @@ class Cutout:
 
     def cropped(self) -> Cutout:
         x, y, w, h = self.box
-        face = None
-        if self.face:
-            fx, fy, fw, fh = self.face
-            face = (fx - x, fy - y, fw, fh)
-        return Cutout(self.rgb[y : y + h, x : x + w], self.alpha[y : y + h, x : x + w], face, origin=(x, y))
+        mouth = self.mouth.moved(-x, -y) if self.mouth else None
+        return Cutout(self.rgb[y : y + h, x : x + w], self.alpha[y : y + h, x : x + w], mouth, origin=(x, y))
 
 
 def image_alpha(path: Path) -> np.ndarray | None:
@@ -57,18 +57,18 @@ def find_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
     small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
     gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
     with _FACES_LOCK:
-        faces = _FACES.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
+        faces, support = _FACES.detectMultiScale2(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
     if len(faces) == 0:
         return None
-    x, y, w, h = max(faces, key=lambda f: f[2] * f[3])
+    # The face most windows agreed on: a larger but weaker hit is usually something else (a photo's backdrop).
+    x, y, w, h = faces[int(np.argmax(support))]
     return tuple(int(round(v / scale)) for v in (x, y, w, h))
 
 
 def cut_out(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Cutout:
     face = find_face(rgb)
-    if alpha is None:
-        alpha = _grabcut(rgb, face)
-    return Cutout(rgb, alpha.astype(np.float32), face).cropped()
+    alpha = (_grabcut(rgb, face) if alpha is None else alpha).astype(np.float32)
+    return Cutout(rgb, alpha, find_mouth(rgb, alpha, face)).cropped()
 
 
 def _grabcut(rgb: np.ndarray, face) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 Per shot: the background (a reference used as the place, the first frame, a storyboard panel, or a backdrop
 coloured after the subjects); each subject's cut-out at the place, size and motion the director staged (reference
-videos play their own frames); the speaking subject talks (jaw and body moved by the speech envelope) and the
-others step back a little; the shot's camera move; a short dissolve into the next shot. The first frame, when
-given, is exactly frame 0. Deterministic for a given job."""
+videos play their own frames); the speaking subject talks (mouth opened and body lifted by the speech envelope)
+and the others step back a little; the shot's camera move; a short dissolve into the next shot. The first frame,
+when given, is exactly frame 0. Deterministic for a given job."""
 
 from __future__ import annotations
 

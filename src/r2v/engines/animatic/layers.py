@@ -10,14 +10,15 @@ import numpy as np
 
 from r2v.director.storyboard import Placement
 from r2v.engines.animatic.cutout import Cutout
+from r2v.engines.animatic.mouth import Mouth, open_mouth
 
 
 class Sized:
     """A cut-out at its drawn size, ready to composite: alpha (0..255, three channels), its inverse, and the
     colour premultiplied by alpha."""
 
-    def __init__(self, rgb: np.ndarray, alpha: np.ndarray, face: tuple[int, int, int, int] | None):
-        self.rgb, self.face = rgb, face
+    def __init__(self, rgb: np.ndarray, alpha: np.ndarray, mouth: Mouth | None):
+        self.rgb, self.mouth = rgb, mouth
         a = cv2.convertScaleAbs(alpha, alpha=255.0)  # rounds and saturates to uint8
         self.alpha = cv2.merge([a, a, a])
         self.inverse = cv2.bitwise_not(self.alpha)
@@ -41,14 +42,14 @@ class Layers:
         if still and key in self._cache:
             return self._cache[key]
         if abs(height - target_h) <= 1:  # already at its drawn size (a video frame decoded at it): used as is
-            sized = Sized(layer.rgb, layer.alpha, layer.face)
+            sized = Sized(layer.rgb, layer.alpha, layer.mouth)
         else:
             scale = target_h / height
             size = max(4, round(width * scale)), target_h
             shrink = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            face = tuple(round(v * scale) for v in layer.face) if layer.face else None
+            mouth = layer.mouth.scaled(scale) if layer.mouth else None
             sized = Sized(cv2.resize(layer.rgb, size, interpolation=shrink),
-                          cv2.resize(layer.alpha, size, interpolation=cv2.INTER_LINEAR), face)  # fmt: skip
+                          cv2.resize(layer.alpha, size, interpolation=cv2.INTER_LINEAR), mouth)  # fmt: skip
         if still:
             self._cache[key] = sized
         return sized
@@ -57,7 +58,7 @@ class Layers:
 def draw(frame: np.ndarray, layer: Sized, placement: Placement, t: float, level: float, dim: float,
          fade: float) -> None:  # fmt: skip
     """Composite one sized subject at its placement, where its motion has it at shot time t, talking at `level`
-    (its jaw opens and it rises a little with the voice), its colour scaled by `dim` and its opacity by `fade`."""
+    (its mouth opens and it rises a little with the voice), its colour scaled by `dim` and its opacity by `fade`."""
     height, width = frame.shape[:2]
     target_w, target_h = layer.size
     left = round(placement.x_at(t) * width - target_w / 2)
@@ -67,8 +68,8 @@ def draw(frame: np.ndarray, layer: Sized, placement: Placement, t: float, level:
         return
     src = (slice(y0 - top, y1 - top), slice(x0 - left, x1 - left))
     alpha, inverse, colour = layer.alpha[src], layer.inverse[src], layer.premultiplied[src]
-    if level > 0 and layer.face is not None:  # the talking face changes every frame
-        colour = cv2.multiply(_open_jaw(layer.rgb, layer.face, level)[src], alpha, scale=1 / 255)
+    if level > 0 and layer.mouth is not None:  # the talking mouth changes every frame
+        colour = _talking(layer, level, colour, x0 - left, y0 - top)
     if fade < 1.0:
         alpha = cv2.convertScaleAbs(alpha, alpha=fade)
         inverse = cv2.bitwise_not(alpha)
@@ -78,17 +79,16 @@ def draw(frame: np.ndarray, layer: Sized, placement: Placement, t: float, level:
     frame[y0:y1, x0:x1] = cv2.add(cv2.multiply(region, inverse, scale=1 / 255), colour)
 
 
-def _open_jaw(rgb: np.ndarray, face: tuple[int, int, int, int], level: float) -> np.ndarray:
-    """Stretch the lower part of the face downwards with the speech level: the mouth opens as the voice rises."""
-    fx, fy, fw, fh = face
-    y0, y1 = fy + int(fh * 0.62), min(rgb.shape[0], fy + fh)
-    x0, x1 = max(0, fx), min(rgb.shape[1], fx + fw)
-    if y1 - y0 < 4 or x1 - x0 < 4:
-        return rgb
-    stretch = 1 + 0.35 * level
-    jaw = rgb[y0:y1, x0:x1]
-    tall = cv2.resize(jaw, (x1 - x0, max(1, round((y1 - y0) * stretch))), interpolation=cv2.INTER_LINEAR)
-    out = rgb.copy()
-    end = min(rgb.shape[0], y0 + tall.shape[0])
-    out[y0:end, x0:x1] = tall[: end - y0]
-    return out
+def _talking(layer: Sized, level: float, colour: np.ndarray, left: int, top: int) -> np.ndarray:
+    """`colour` (the premultiplied part of the layer from (left, top) on) with the mouth opened to `level`."""
+    patch, px, py = open_mouth(layer.rgb, layer.mouth, level)
+    ph, pw = patch.shape[:2]
+    # the opened part, where it overlaps the visible window of the layer
+    x0, y0 = max(px, left), max(py, top)
+    x1, y1 = min(px + pw, left + colour.shape[1]), min(py + ph, top + colour.shape[0])
+    if x0 >= x1 or y0 >= y1:
+        return colour
+    colour = colour.copy()
+    opened = cv2.multiply(patch[y0 - py : y1 - py, x0 - px : x1 - px], layer.alpha[y0:y1, x0:x1], scale=1 / 255)
+    colour[y0 - top : y1 - top, x0 - left : x1 - left] = opened
+    return colour

@@ -32,7 +32,7 @@ class MovingMatte:
         # about 2.4 s of the clip, spread out, decoded small: only the background model needs them
         frames = list(video_frames(path, SAMPLES, MODEL_SIDE, step=3))
         cut = cut_out(first)
-        self.face = cut.face
+        self.mouth = cut.mouth.moved(*cut.origin) if cut.mouth else None  # in the first frame's pixels
         still = np.zeros(first.shape[:2], np.float32)
         x, y = cut.origin
         h, w = cut.alpha.shape
@@ -94,11 +94,8 @@ class MovingMatte:
         crop = alpha_small[int(y * my) : max(int(y * my) + 1, int(np.ceil((y + h) * my))),
                            int(x * mx) : max(int(x * mx) + 1, int(np.ceil((x + w) * mx)))]  # fmt: skip
         alpha = cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # stays in 0..1
-        face = None
-        if self.face:
-            fx, fy, fw, fh = self.face
-            face = tuple(round(v * scale) for v in ((fx - x) * sx, (fy - y) * sy, fw * sx, fh * sy))
-        return Cutout(rgb, alpha, face)
+        mouth = self.mouth.moved(-x, -y).scaled(sx * scale) if self.mouth else None
+        return Cutout(rgb, alpha, mouth)
 
 
 def _colours(pixels: np.ndarray, count: int) -> np.ndarray:
