@@ -117,13 +117,70 @@ def test_the_speaker_moves_while_talking(assets, tmp_path):
     assert moving > 3 * still + 0.05, (moving, still)
 
 
-@pytest.mark.parametrize("camera_words, kind", [("镜头推进，", "push_in"), ("", "static")])
-def test_camera_moves_change_the_view_only_when_asked(assets, tmp_path, camera_words, kind):
-    members = [_asset(assets, "room", "image", "图1")]
-    board, frames, _ = _render(tmp_path, f"全景，{camera_words}在图1里。", members, 2, name=f"{kind}.mp4")
-    assert board.shots[0].camera == kind
-    change = np.abs(frames[5].astype(np.float32) - frames[55].astype(np.float32)).mean()
-    assert (change > 2.0) if kind == "push_in" else (change < 0.5)
+def _textured_place(path):
+    """A picture with corners everywhere (seeded blobs and boxes on noise), so that feature matching can measure
+    how the view moved between two frames."""
+    rng = np.random.default_rng(11)
+    picture = cv2.resize(rng.integers(0, 255, (36, 64, 3), dtype=np.uint8), (1280, 720), interpolation=cv2.INTER_CUBIC)
+    for _ in range(80):
+        x, y, size = int(rng.integers(0, 1280)), int(rng.integers(0, 720)), int(rng.integers(12, 60))
+        colour = tuple(int(c) for c in rng.integers(0, 255, 3))
+        if rng.random() < 0.5:
+            cv2.rectangle(picture, (x, y), (x + size, y + size // 2), colour, -1)
+        else:
+            cv2.circle(picture, (x, y), size // 2, colour, -1)
+    cv2.imwrite(str(path), picture)
+    return path
+
+
+def _view_change(before: np.ndarray, after: np.ndarray) -> tuple[float, float, float, float]:
+    """How the picture moved from `before` to `after`: (scale, rotation in degrees, dx, dy), a similarity fitted
+    to matched features."""
+    orb = cv2.ORB_create(2000)
+    k1, d1 = orb.detectAndCompute(cv2.cvtColor(before, cv2.COLOR_RGB2GRAY), None)
+    k2, d2 = orb.detectAndCompute(cv2.cvtColor(after, cv2.COLOR_RGB2GRAY), None)
+    matches = cv2.BFMatcher(cv2.NORM_HAMMING, crossCheck=True).match(d1, d2)
+    src = np.float32([k1[m.queryIdx].pt for m in matches])
+    dst = np.float32([k2[m.trainIdx].pt for m in matches])
+    matrix, inliers = cv2.estimateAffinePartial2D(src, dst, method=cv2.RANSAC, ransacReprojThreshold=2.0)
+    assert matrix is not None and inliers.sum() >= 30, "too few features matched"
+    scale = float(np.hypot(matrix[0, 0], matrix[1, 0]))
+    rotation = float(np.degrees(np.arctan2(matrix[1, 0], matrix[0, 0])))
+    # the move of the frame's centre, independent of the zoom around it
+    centre = np.array([W / 2, H / 2])
+    dx, dy = matrix[:, :2] @ centre + matrix[:, 2] - centre
+    return scale, rotation, float(dx), float(dy)
+
+
+@pytest.mark.parametrize(
+    "words, kind",
+    [("镜头推进", "push_in"), ("镜头拉远", "pull_out"), ("镜头向左摇", "pan_left"), ("镜头向右摇", "pan_right"),
+     ("镜头上摇", "tilt_up"), ("镜头下摇", "tilt_down"), ("跟拍", "track"), ("环绕拍摄", "orbit"), ("固定镜头", "static")],
+)  # fmt: skip
+def test_each_camera_move_moves_the_view_its_way(tmp_path, words, kind):
+    """Every camera word of the vocabulary is drawn as that move: measured on the frames themselves (the whole
+    picture's zoom, turn and shift between the start and the end of the shot, or its middle for an orbit)."""
+    place = _textured_place(tmp_path / "place.png")
+    members = [Asset(kind="image", path=place, info=probe(place, "place"), label="图1")]
+    board, frames, _ = _render(tmp_path, f"全景，{words}，在图1里。", members, 2, name=f"{kind}.mp4")
+    assert board.shots[0].camera == kind and board.shots[0].placements == []
+    scale, rotation, dx, dy = _view_change(frames[3], frames[56])
+    zoomed, shifted = abs(scale - 1) > 0.05, max(abs(dx), abs(dy)) > 20
+    expected = {
+        "push_in": scale > 1.1 and abs(rotation) < 0.3,
+        "pull_out": scale < 0.9 and abs(rotation) < 0.3,
+        "pan_left": dx > 40 and abs(dy) < 5 and not zoomed,  # the camera turns left: the scene slides right
+        "pan_right": dx < -40 and abs(dy) < 5 and not zoomed,
+        "tilt_up": dy > 25 and abs(dx) < 5 and not zoomed,  # the camera tilts up: the scene slides down
+        "tilt_down": dy < -25 and abs(dx) < 5 and not zoomed,
+        "track": dx < -25 and abs(dy) < 5 and not zoomed,  # the camera travels right beside the action
+        "static": not zoomed and not shifted and abs(rotation) < 0.1,
+    }
+    if kind == "orbit":  # circles around: turned one way a quarter in, the other way three quarters in
+        quarter, three_quarters = _view_change(frames[3], frames[20])[1], _view_change(frames[3], frames[40])[1]
+        assert min(abs(quarter), abs(three_quarters)) > 1.0 and quarter * three_quarters < 0, (quarter, three_quarters)
+    else:
+        assert expected[kind], (scale, rotation, dx, dy)
 
 
 def test_same_job_same_bytes(assets, tmp_path):
