@@ -47,6 +47,7 @@ class ServerProcess:
         self.env = {**os.environ, "R2V_API_KEYS": api_keys, "R2V_ALLOW_PRIVATE_URLS": "1", "R2V_RATE_LIMITS": "off",
                     **(env or {})}  # fmt: skip
         self.proc: subprocess.Popen | None = None
+        self._killed = False  # by kill9(): then stop() has nothing to check
         self.log_path = data_dir.parent / f"{data_dir.name}-server.log"
 
     @property
@@ -65,11 +66,12 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             raise RuntimeError("start() while the previous server process still runs; stop() or kill9() it first")
         self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+        self._killed = False
         ServerProcess.started.append(self.proc)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
                     return self
@@ -79,19 +81,67 @@ class ServerProcess:
         raise RuntimeError("server did not become healthy in 60 s")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        """SIGTERM, as a service manager stops it: the server shuts down gracefully and exits with status 0 (a
+        server that crashed on its own before this, or that does not stop within a minute, fails the test)."""
+        if self.proc is None or self._killed:
+            return
+        if self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
+                raise AssertionError(f"the server ignored SIGTERM for 60 s: {self.log_tail()}") from None
+        assert self.proc.returncode == 0, f"the server exited with {self.proc.returncode}: {self.log_tail()}"
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:]
 
     def kill9(self) -> None:
         """SIGKILL the server process only (its workers die with it through PR_SET_PDEATHSIG)."""
         if self.proc and self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
+            self._killed = True
+
+    def worker_pids(self) -> list[int]:
+        """The pids of its render worker processes now."""
+        return workers_of(self.proc.pid)
+
+
+def children_of(pid: int) -> list[int]:
+    """The live (not zombie) child processes of `pid`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The render worker processes of a server (its other child is multiprocessing's resource tracker)."""
+    found = []
+    for child in children_of(pid):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
+        except OSError:  # it exited meanwhile
+            pass
+    return found
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -16,7 +16,7 @@ import httpx
 
 from tests.conftest import KEY, data_uri
 from tests.helpers import ServerProcess, probe_output
-from tests.test_crash_recovery import _workers
+from tests.helpers import workers_of as _workers
 
 CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}

@@ -6,33 +6,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 import httpx
 
 from tests.conftest import KEY
-from tests.helpers import ServerProcess, assert_spec_video, wait_status
+from tests.helpers import ServerProcess, assert_spec_video, children_of, download, is_alive, wait_status
 
 CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
-
-
-def _workers(pid: int) -> list[int]:
-    """The render worker processes of a server (its other child is multiprocessing's resource tracker)."""
-    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
 
 def test_kill9_mid_render_then_restart(tmp_path, media):
@@ -51,12 +32,12 @@ def test_kill9_mid_render_then_restart(tmp_path, media):
         assert time.monotonic() < deadline, first()
         time.sleep(0.05)
     submitted = {i: fetch(server, i)()["submit_time"] for i in ids}
-    workers = _children(server.proc.pid)
-    assert _workers(server.proc.pid), "the server renders in worker processes"
+    workers = children_of(server.proc.pid)
+    assert server.worker_pids(), "the server renders in worker processes"
 
     server.kill9()
     deadline = time.monotonic() + 10
-    while any(_is_alive(w) for w in workers):
+    while any(is_alive(w) for w in workers):
         assert time.monotonic() < deadline, "workers outlived the server"
         time.sleep(0.1)
 
@@ -82,14 +63,6 @@ def test_kill9_mid_render_then_restart(tmp_path, media):
     assert attempts[ids[0]] == 2  # the interrupted render ran again
 
 
-def _is_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_a_worker_killed_mid_render_is_replaced_and_its_task_rerun(tmp_path, media):
     server = ServerProcess(tmp_path / "data", KEY, workers=1).start()
     try:
@@ -104,12 +77,55 @@ def test_a_worker_killed_mid_render_is_replaced_and_its_task_rerun(tmp_path, med
         while not (fetch()["task_status"] == "RUNNING" and fetch()["progress"] >= 10):
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        (worker,) = _workers(server.proc.pid)
+        (worker,) = server.worker_pids()
         os.kill(worker, 9)
         output = wait_status(fetch, {"SUCCEEDED", "FAILED"}, timeout=180)
         assert output["task_status"] == "SUCCEEDED", output
         assert httpx.get(server.base + "/healthz").status_code == 200
-        replacement = _workers(server.proc.pid)
+        replacement = server.worker_pids()
         assert len(replacement) == 1 and replacement != [worker]  # a new worker took its place
     finally:
         server.stop()
+
+
+def test_a_task_whose_worker_dies_on_every_attempt_fails_after_three_and_the_next_one_renders(tmp_path, media):
+    """The attempt cap, forced: the worker is killed each time the task is RUNNING. After the third interruption
+    the task ends FAILED with InternalError instead of being rerun forever; the task behind it renders normally."""
+    data = tmp_path / "data"
+    server = ServerProcess(data, KEY, workers=1).start()
+    url = media.url("girl.png")
+    long_body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
+                 "parameters": {"resolution": "1080P", "duration": 10}}  # fmt: skip
+    short_body = {**long_body, "parameters": {"resolution": "720P", "duration": 2}}
+    try:
+        doomed, after = (httpx.post(server.api + CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
+                         for body in (long_body, short_body))  # fmt: skip
+        killed = []
+        with sqlite3.connect(data / "r2v.sqlite3") as db:
+            for attempt in (1, 2, 3):
+                deadline = time.monotonic() + 60
+                query = "SELECT status, attempt FROM tasks WHERE task_id = ?"
+                while (row := db.execute(query, (doomed,)).fetchone()) != ("RUNNING", attempt):
+                    assert time.monotonic() < deadline and row[1] <= attempt, row
+                    time.sleep(0.05)
+                (worker,) = server.worker_pids()  # the one worker, which claimed the task
+                os.kill(worker, 9)
+                killed.append(worker)
+
+        def fetch(task_id):
+            return lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"]
+
+        failed = wait_status(fetch(doomed), {"SUCCEEDED", "FAILED", "CANCELED"})
+        assert failed["task_status"] == "FAILED", failed
+        assert (failed["code"], failed["message"]) == ("InternalError", "rendering was interrupted 3 times")
+        done = wait_status(fetch(after), {"SUCCEEDED", "FAILED", "CANCELED"})
+        assert done["task_status"] == "SUCCEEDED", done
+        assert_spec_video(download(done["video_url"], tmp_path / "after.mp4"), 1280, 720, 2)
+        (worker,) = server.worker_pids()
+        assert worker not in killed and len(set(killed)) == 3  # each attempt had a fresh worker
+    finally:
+        server.stop()
+    assert sorted(p.name for p in (data / "files" / "results").iterdir()) == [f"{after}.mp4"]
+    with sqlite3.connect(data / "r2v.sqlite3") as db:
+        attempts = dict(db.execute("SELECT task_id, attempt FROM tasks").fetchall())
+    assert attempts == {doomed: 3, after: 1}

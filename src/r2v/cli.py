@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from r2v.protocol.catalog import DEFAULT_REGION, REGIONS
 
 DEFAULT_DATA_DIR = os.environ.get("R2V_DATA_DIR", ".r2v-data")
+# On SIGTERM/SIGINT, requests in flight get this long to finish (an upload on a slow link) before they are cut.
+SHUTDOWN_GRACE_S = 30
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -48,16 +51,28 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS")
     parts.blobs.clear_scratch()  # half-written files of renders the last shutdown interrupted
     pool = WorkerPool(settings, parts.clock, parts.tasks)
-    pool.start()
     janitor = Janitor(parts)
-    janitor.start()
     app = create_app(parts, workers_alive=pool.alive)
-    print(f"r2v serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip
+    server = uvicorn.Server(config)
+    # SIGTERM and SIGINT go to uvicorn's own handler, which stops the server gracefully: the listening socket
+    # closes, requests in flight finish, then serve() returns. It then re-raises the signal to its previous
+    # handler, which would kill the process before the workers and the janitor are stopped; that previous
+    # handler is uvicorn's too (installed here), so the re-raised signal only asks again for what is done.
+    # Installed before anything starts, so a signal during startup also stops the server gracefully.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, server.handle_exit)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", access_log=False)
+        pool.start()
+        janitor.start()
+        print(f"r2v serving on http://{settings.host}:{settings.port} (data: {settings.data_dir})", flush=True)
+        server.run()
     finally:
         janitor.stop()
-        pool.stop()
+        interrupted = pool.stop()
+        log.info("stopped: the workers (%d render(s) interrupted, their tasks queued again) and the janitor",
+                 interrupted)  # fmt: skip
     return 0
 
 

@@ -61,3 +61,5 @@ class Janitor:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)  # a sweep in progress ends (a deletion is not cut in half)

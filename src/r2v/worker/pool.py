@@ -3,7 +3,8 @@
 Renders run in their own processes (lower CPU priority), so the API stays responsive while a video is made.
 Each worker claims tasks atomically from the database. A supervisor thread in the server restarts a worker
 that died and puts its task back in the queue; a worker dies with the server (PR_SET_PDEATHSIG), so after a
-kill -9 of the server, the next start finds the task RUNNING with no one on it and runs it again.
+kill -9 of the server, the next start finds the task RUNNING with no one on it and runs it again. A graceful
+stop (SIGTERM) stops the workers and puts their tasks back in the queue itself.
 
 A render is bounded: each worker runs under an address-space limit (R2V_WORKER_MEMORY_MB), and the supervisor
 fails a task that runs longer than R2V_TASK_TIMEOUT_S and kills its worker, since a decoder stuck in C code
@@ -15,6 +16,7 @@ import logging
 import multiprocessing as mp
 import os
 import resource
+import signal
 import threading
 import time
 
@@ -36,6 +38,8 @@ def _limit_memory(megabytes: int) -> None:
 
 def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
     die_with_parent()
+    # Ctrl+C reaches the whole process group: the server decides when its workers stop (SIGTERM), not the key.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent_pid:
         return
     try:
@@ -103,11 +107,18 @@ class WorkerPool:
             return True
         return False
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """Stop the workers (a render in progress is cut short: it cannot be paused) and put the tasks they ran
+        back in the queue, so that the next start renders them. Returns how many tasks went back. As after a
+        crash, the interrupted run counts as one of the task's attempts."""
         self._stop.set()
+        if self._monitor.is_alive():
+            self._monitor.join()  # it must not restart the workers stopped here
         for proc in self._procs.values():
             proc.terminate()
         for proc in self._procs.values():
             proc.join(timeout=5)
             if proc.is_alive():
                 proc.kill()
+                proc.join()
+        return sum(self.store.requeue_running(self.clock.now_ms(), name) for name in self._procs)
