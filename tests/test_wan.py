@@ -25,7 +25,7 @@ from r2v.render.geometry import cover  # noqa: E402
 from r2v.render.retime import retime  # noqa: E402
 from r2v.wan_folder import ModelFolderError, check_folder  # noqa: E402
 from tests.conftest import KEY  # noqa: E402
-from tests.helpers import ServerProcess, assert_spec_video, download  # noqa: E402
+from tests.helpers import ServerProcess, assert_spec_video, download, wait_status  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -277,20 +277,30 @@ def test_retiming_follows_the_motion():
 
 
 def test_a_task_through_the_api_with_the_wan_engine(tiny, media, tmp_path):
+    """`r2v serve --engine wan` through the SDK; with R2V_CANCEL_RUNNING=1 a RUNNING render is canceled and the same
+    worker process, never restarted, renders the next task with the model it loaded at startup."""
     import dashscope
     from dashscope import VideoSynthesis
 
     server = ServerProcess(tmp_path / "data", KEY, extra_args=(
         "--engine", "wan", "--wan-model-dir", str(tiny), "--wan-steps", "2"),  # the size: the folder's r2v.json
-        env={"OMP_NUM_THREADS": "1", "R2V_WAN_DEVICE": "cpu"}).start()  # fmt: skip
+        env={"OMP_NUM_THREADS": "1", "R2V_WAN_DEVICE": "cpu", "R2V_CANCEL_RUNNING": "1"}).start()  # fmt: skip
     previous = dashscope.base_http_api_url
     dashscope.base_http_api_url = server.api
+    media_list = [{"type": "reference_image", "url": media.url("girl.png")}]
     try:
+        running = VideoSynthesis.async_call(api_key=KEY, model="wan2.7-r2v", media=media_list, resolution="720P",
+                                            prompt="图1走进花园。图1坐下来。图1说：“你好。”图1站起来走开。",
+                                            duration=10)  # fmt: skip
+        wait_status(lambda: VideoSynthesis.fetch(running, api_key=KEY).output, {"RUNNING"})
+        (worker,) = server.worker_pids()  # it loaded the model before it took the task
+        assert VideoSynthesis.cancel(running, api_key=KEY).status_code == HTTPStatus.OK
+        assert VideoSynthesis.wait(running, api_key=KEY).output.task_status == "CANCELED"
         rsp = VideoSynthesis.call(api_key=KEY, model="wan2.7-r2v", prompt="图1在花园里说：“你好。”",
-                                  media=[{"type": "reference_image", "url": media.url("girl.png")}],
-                                  resolution="720P", duration=2)  # fmt: skip
+                                  media=media_list, resolution="720P", duration=2)  # fmt: skip
         assert rsp.status_code == HTTPStatus.OK and rsp.output.task_status == "SUCCEEDED", rsp
         assert_spec_video(download(rsp.output.video_url, tmp_path / "api.mp4"), 1280, 720, 2, audio=True)
+        assert server.worker_pids() == [worker]  # the same process, so the same loaded pipeline
     finally:
         dashscope.base_http_api_url = previous
         server.stop()
