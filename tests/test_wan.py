@@ -5,10 +5,12 @@ the API and the official SDK with `r2v serve --engine wan`."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
 from http import HTTPStatus
 
 import numpy as np
@@ -99,16 +101,75 @@ def test_serve_refuses_to_start_on_a_wrong_folder(tmp_path):
     assert done.returncode == 2 and "wan model folder" in done.stderr and "does not exist" in done.stderr
 
 
-def test_the_folder_loads_from_disk_with_the_hub_off(tiny, monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # any attempt to reach a hub would fail
-    from diffusers import WanVACEPipeline
+class _HubRecorder(http.server.BaseHTTPRequestHandler):
+    """A stand-in for the hub (HF_ENDPOINT): it answers 404 to everything and remembers every request."""
 
-    from r2v.wan_folder import load_pipeline
+    seen: list[str] = []
 
-    info = check_folder(tiny)
-    assert not info.two_experts
-    pipeline = load_pipeline(info, "cpu", "float32")
-    assert isinstance(pipeline, WanVACEPipeline) and pipeline.transformer.config.num_layers == 3
+    def _any(self) -> None:
+        type(self).seen.append(f"{self.command} {self.path}")
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_HEAD = do_POST = _any
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+# Run in a fresh interpreter: huggingface_hub reads HF_HUB_OFFLINE and HF_ENDPOINT when it is imported. It is
+# imported first here, before load_pipeline, as anything else in a worker might have done.
+_HUB_PROBE = """
+import json, subprocess, sys
+import huggingface_hub
+from huggingface_hub import constants
+from r2v.wan_folder import check_folder, load_pipeline
+
+folder, cache, load = sys.argv[1], sys.argv[2], sys.argv[3] == "load"
+before = constants.HF_HUB_OFFLINE
+if load:
+    pipeline = load_pipeline(check_folder(folder), "cpu", "float32")
+    assert pipeline.transformer.config.num_layers == 3
+try:
+    huggingface_hub.hf_hub_download("r2v-test/not-there", "config.json", cache_dir=cache)
+    lookup = "downloaded"
+except Exception as exc:
+    lookup = type(exc).__name__
+child = subprocess.run([sys.executable, "-c", "import huggingface_hub.constants as c; print(c.HF_HUB_OFFLINE)"],
+                       capture_output=True, text=True, check=True).stdout.strip()
+print(json.dumps({"before": before, "offline": constants.HF_HUB_OFFLINE, "lookup": lookup, "child": child}))
+"""
+
+
+def test_the_folder_loads_from_disk_with_the_hub_off(tiny, tmp_path):
+    """load_pipeline switches the hub off for the whole process: afterwards a hub lookup is refused without a
+    request reaching HF_ENDPOINT (here a recording server), and the processes it starts are offline too. The same
+    lookup without load_pipeline does reach the recorder, so the recorder would have seen one."""
+    hub = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HubRecorder)
+    threading.Thread(target=hub.serve_forever, daemon=True).start()
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_OFFLINE", "_PROXY", "_proxy"))}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{hub.server_address[1]}", HF_HOME=str(tmp_path / "hf"),
+               OMP_NUM_THREADS="1")  # fmt: skip
+
+    def probe(mode: str) -> dict:
+        _HubRecorder.seen.clear()
+        done = subprocess.run([sys.executable, "-c", _HUB_PROBE, str(tiny), str(tmp_path / "cache"), mode],
+                              capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return {**json.loads(done.stdout.strip().splitlines()[-1]), "requests": list(_HubRecorder.seen)}
+
+    try:
+        online = probe("no-load")  # the control: nothing switched the hub off
+        assert online["before"] is False and online["child"] == "False"
+        assert online["lookup"] != "downloaded" and online["requests"], online  # it asked the recorder
+        offline = probe("load")
+    finally:
+        hub.shutdown()
+    assert offline["before"] is False  # online until load_pipeline ran ...
+    assert offline["offline"] is True and offline["child"] == "True", offline  # ... offline after it
+    assert offline["lookup"] in ("OfflineModeIsEnabled", "LocalEntryNotFoundError"), offline
+    assert offline["requests"] == [], offline  # refused without a request
 
 
 def test_shots_references_and_the_first_frame_reach_the_pipeline(tiny, assets, tmp_path):

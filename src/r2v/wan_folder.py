@@ -59,7 +59,10 @@ def check_folder(path: Path | str | None) -> FolderInfo:
 
 def load_pipeline(info: FolderInfo, device: str, dtype_name: str):
     """The pipeline from disk only (HF_HUB_OFFLINE, local_files_only): nothing is fetched from anywhere."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["HF_HUB_OFFLINE"] = "1"  # read by huggingface_hub when it is first imported, and by child processes
+    import huggingface_hub.constants
+
+    huggingface_hub.constants.HF_HUB_OFFLINE = True  # in case it was imported before: every request checks this
     import torch
     from diffusers import WanVACEPipeline
     from diffusers.utils import logging as diffusers_logging
