@@ -9,12 +9,19 @@ from dataclasses import dataclass
 from r2v.director.cast import Cast
 from r2v.director.segment import CLOSE_FOR, OPEN_QUOTES, clauses, quote_spans
 
-_ZH_VERB = r"(?:说道|说着|说|问道|问|回答道|回答|答道|喊道|大喊|喊|叫道|唱道|念道|嘀咕|道)"
+_ZH_VERB = r"(?:说道|说着|说|问道|问|回答道|回答|答道|答|喊道|大喊|喊|叫道|唱道|念道|嘀咕|道)"
 _EN_VERB = (
     r"(?:says|said|say|asks|asked|ask|replies|replied|reply|answers|answered|answer|shouts|shouted|"
     r"whispers|whispered|exclaims|exclaimed|sings|sang|adds|added|yells|yelled|calls out|tells \w+)"
 )
-_VERB_THEN_QUOTE = re.compile(rf"(?:{_ZH_VERB}|(?i:\b{_EN_VERB}\b))\s*(?:[:：,，]\s*)?(?=[{re.escape(OPEN_QUOTES)}])")
+# whom a line is said to, between the verb and the quote: "says to Image 2:", "asks Image 2,", "tells Image 2:"
+_EN_ADDRESSEE = (
+    r"(?:\s*#?\d+)?(?:\s+(?:to|at)\s+(?:the\s+)?\w+(?:\s*#?\s*\d+)?"
+    r"|\s+(?:image|video|img|picture|photo|character)\s*#?\s*\d+|\s+(?:him|her|them|me|us|everyone))?"
+)
+_VERB_THEN_QUOTE = re.compile(
+    rf"(?:{_ZH_VERB}|(?i:\b{_EN_VERB}\b{_EN_ADDRESSEE}))\s*(?:[:：,，]\s*)?(?=[{re.escape(OPEN_QUOTES)}])"
+)
 _QUOTE_THEN_VERB = re.compile(rf"^\s*[,，]?\s*(?i:{_EN_VERB})\s+(?P<after>.{{0,40}})")
 _CONNECTORS = re.compile(
     r"^\s*(?:并且|并|然后|接着|随后|同时|又|再|便|就|于是|最后|一边|边|还|也|and|then|while|as|before|after)\s*",
@@ -60,12 +67,25 @@ def find_lines(text: str, cast: Cast, fallback_speaker: str | None = None, befor
             speaker = named[0] if named else clause_subject(text, a, cast, before) or fallback_speaker
             _append(lines, text, (a, b), speaker, a)
             continue
+        named_after = _named_then_verb(text[b:], cast)
+        if named_after:
+            _append(lines, text, (a, b), named_after, a)
+            continue
         before = text[max(0, a - 30) : a]
         named_before = re.search(rf"(?i)({_EN_VERB})\s*$", before) is None and cast.mentions(before)
         if named_before and re.search(rf"(?i)\b{_EN_VERB}\b", text[b : b + 30]):
             _append(lines, text, (a, b), named_before[-1].label, a)
     lines.sort(key=lambda line: line.position)
     return lines
+
+
+def _named_then_verb(rest: str, cast: Cast) -> str | None:
+    """The reference named right after a quotation when a speech verb follows it ("…," Image 2 says)."""
+    lead = re.match(r"\s*[,，]?\s*", rest).end()
+    mentions = cast.mentions(rest[: lead + 40])
+    if mentions and mentions[0].start == lead and re.match(rf"\s*(?i:{_EN_VERB})\b", rest[mentions[0].end :]):
+        return mentions[0].label
+    return None
 
 
 def _append(lines: list[Spoken], text: str, span: tuple[int, int], speaker: str | None, position: int) -> None:
@@ -81,8 +101,12 @@ def clause_subject(text: str, position: int, cast: Cast, before: str = "") -> st
     the first clause that starts with a reference (or a pronoun, resolved to the last person named)."""
     head = text[:position]
     sentence_start = max(head.rfind(ch) for ch in "。！？!?；;\n")
-    sentence = head[sentence_start + 1 :]
     base = sentence_start + 1
+    base += _after_spoken_line(head[base:])  # 图1说：“你好”图2说 -> 图2说
+    sentence = head[base:]
+    right_before = [m for m in cast.mentions(sentence) if not sentence[m.end :].strip()]
+    if right_before and language_of(sentence) == "en":  # English puts the subject before its verb: "… Image 2 says"
+        return right_before[-1].label
     for offset, clause in reversed(clauses(sentence, marks="，,；;、：:")):  # "近景：图1说" -> "图1说"
         body = _CONNECTORS.sub("", clause.lstrip(" ”\"」』’'"))
         skipped = len(clause) - len(body)
@@ -95,6 +119,15 @@ def clause_subject(text: str, position: int, cast: Cast, before: str = "") -> st
                                                                   body):  # fmt: skip
             return mentions[0].label
     return None
+
+
+def _after_spoken_line(sentence: str) -> int:
+    """Where the last line spoken in `sentence` ends (0 if none): the clause of the next speaker starts there."""
+    end = 0
+    for a, b in quote_spans(sentence):
+        if any(m.end() == a for m in _VERB_THEN_QUOTE.finditer(sentence[: a + 1])):
+            end = b
+    return end
 
 
 def _lead_allowance(clause: str) -> int:
