@@ -124,7 +124,7 @@ def _coverage(shot: Shot) -> list[Shot]:
     if len(parts) >= 2:
         middle = len(shot.text) / 2
         cut = min(range(1, len(parts)), key=lambda i: abs(parts[i][0] - middle))
-        texts = [shot.text[: parts[cut][0]].rstrip("，,；; "), shot.text[parts[cut][0] :]]
+        texts = [shot.text[: parts[cut][0]].rstrip("，,；; "), shot.text[parts[cut][0] :].lstrip()]
     else:
         texts = [shot.text, shot.text]
 
@@ -133,11 +133,12 @@ def _coverage(shot: Shot) -> list[Shot]:
 
     first = Shot(0, texts[0], framing=WIDE, angle=shot.angle, camera=shot.camera, subjects=own(texts[0]),
                  background=shot.background)  # fmt: skip
-    second = Shot(1, texts[1], framing=CLOSE if shot.lines else MEDIUM, angle="eye", camera="static",
-                  subjects=own(texts[1]), background=shot.background, lines=shot.lines)  # fmt: skip
+    second = Shot(1, texts[1], angle="eye", camera="static", subjects=own(texts[1]), background=shot.background,
+                  lines=shot.lines)  # fmt: skip
     if len(parts) >= 2:  # lines go with the half that holds them
         first.lines = [line for line in shot.lines if line.text in texts[0]]
         second.lines = [line for line in shot.lines if line not in first.lines]
+    second.framing = CLOSE if second.lines else MEDIUM  # the closer shot is a close-up of whoever speaks in it
     return [first, second]
 
 
