@@ -8,6 +8,7 @@ import json
 import tempfile
 from pathlib import Path
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
@@ -102,6 +103,49 @@ def test_a_valid_body_with_any_one_part_replaced_is_answered_in_the_envelope(pat
 @example(raw=json.dumps(VALID).replace("42", "NaN").encode())
 def test_any_bytes_are_answered_in_the_envelope(raw):
     _assert_answered(CLIENT.post(CREATE, content=raw, headers=HEADERS))
+
+
+PLACES = [
+    ("parameters", "seed"),
+    ("parameters", "watermark"),
+    ("input", "media", 0, "url"),
+    ("extra",),
+    ("parameters", "anything", 1, "deep"),
+]  # the last two are fields r2v ignores: refused all the same
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("path", PLACES, ids=lambda path: ".".join(map(str, path)))
+def test_nan_and_infinity_anywhere_are_malformed_json(path, constant):
+    """Python's json writes (and reads) them by default; they are not JSON, and a body holding one is refused
+    whole, wherever it is, before any field is looked at."""
+    body = _replace(_replace(VALID, ("parameters", "anything"), [0, {}]), path, "@constant@")
+    raw = json.dumps(body).replace('"@constant@"', constant).encode()
+    answer = CLIENT.post(CREATE, content=raw, headers=HEADERS)
+    assert answer.status_code == 400, answer.text
+    refused = answer.json()
+    assert set(refused) == {"code", "message", "request_id"} and refused["code"] == "InvalidParameter"
+    assert refused["message"] == f"body: malformed JSON ({constant} is not a JSON number)"
+
+
+def _nested(levels: int, container: str) -> dict:
+    """VALID with parameters.extra nested so that the body is `levels` arrays/objects deep (body 1, parameters 2)."""
+    inner: object = "leaf"
+    for _ in range(levels - 2):
+        inner = [inner] if container == "array" else {"k": inner}
+    return _replace(VALID, ("parameters", "extra"), inner)
+
+
+@pytest.mark.parametrize("container", ["array", "object"])
+def test_json_nested_64_deep_is_accepted_and_65_is_refused(container):
+    accepted = CLIENT.post(CREATE, json=_nested(64, container), headers=HEADERS)
+    assert accepted.status_code == 200, accepted.text
+    refused = CLIENT.post(CREATE, json=_nested(65, container), headers=HEADERS)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["code"] == "InvalidParameter"
+    assert refused.json()["message"] == "body: JSON nested deeper than 64 levels"
+    far = CLIENT.post(CREATE, content=b"[" * 100_000 + b"]" * 100_000, headers=HEADERS)  # past Python's recursion
+    assert far.status_code == 400 and far.json()["message"].startswith("body: malformed JSON"), far.text
 
 
 def test_duplicate_keys_are_decided_by_the_last_one():

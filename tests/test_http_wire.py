@@ -376,3 +376,15 @@ def test_upload_policy_and_form(server, assets, media):
 def test_healthz(server):
     r = httpx.get(server.base + "/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")], ids=["NaN", "Infinity", "-Infinity"])
+def test_the_official_sdk_sending_nan_or_infinity_is_answered_400(sdk, media, value):
+    """The dashscope SDK serialises with json.dumps, which writes NaN and Infinity as bare words; r2v answers as
+    for any malformed body: 400 InvalidParameter in the envelope, the message starting with "body"."""
+    from dashscope import VideoSynthesis
+
+    rsp = VideoSynthesis.async_call(api_key=KEY, model="wan2.7-r2v", prompt="图1", seed=value,
+                                    media=[{"type": "reference_image", "url": media.url("girl.png")}])  # fmt: skip
+    assert rsp.status_code == 400 and rsp.code == "InvalidParameter", rsp
+    assert rsp.message.startswith("body: malformed JSON") and "is not a JSON number" in rsp.message, rsp

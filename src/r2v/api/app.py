@@ -191,11 +191,12 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _depth(value: object, level: int = 1) -> int:
-    if level > MAX_JSON_DEPTH:
+def _depth(value: object, level: int = 0) -> int:
+    """How many arrays and objects are nested on the deepest path (a scalar adds none; `{"a": 1}` is 1 deep),
+    counted no further than one past the limit."""
+    if not isinstance(value, dict | list):
         return level
-    if isinstance(value, dict):
-        return max((_depth(v, level + 1) for v in value.values()), default=level)
-    if isinstance(value, list):
-        return max((_depth(v, level + 1) for v in value), default=level)
-    return level
+    if level >= MAX_JSON_DEPTH:
+        return level + 1
+    children = value.values() if isinstance(value, dict) else value
+    return max((_depth(child, level + 1) for child in children), default=level + 1)
