@@ -81,7 +81,13 @@ def _cases(host: HostileServer, root) -> list[tuple[str, dict, str, str, str]]:
         ("redirect loop", _image(host.url("loop/a")), DOWNLOAD, FIELD, "more than 3 redirects"),
         *[(f"redirect to {u}", _image(host.redirect_to(u)), DOWNLOAD, FIELD, "non-public address") for u in inward],
         ("direct loopback url", _image(inward[0]), DOWNLOAD, FIELD, "non-public address (127.0.0.1)"),
-        ("server trickling forever", _image(host.url("trickle")), DOWNLOAD, FIELD, "longer than 4 s"),
+        (
+            "server trickling forever",
+            _image(host.url("trickle")),
+            DOWNLOAD,
+            FIELD,
+            "the download took longer than 4 s (R2V_FETCH_TIMEOUT_S)",
+        ),
         ("body without end", _image(host.url("endless")), PARAM, FIELD, "larger than 20 MB"),
         ("unresolvable host", _image("http://no-such-host.invalid/a.png"), DOWNLOAD, FIELD, "cannot resolve"),
     ]

@@ -8,7 +8,11 @@ Remote (http/https) inputs come from strangers, so a download:
   networks such as "10.1.0.0/16", for those only), and R2V_URL_ALLOW_HOSTS narrows the hosts that may be
   fetched at all;
 - streams to disk with the size cap applied while it arrives, under a connect timeout and a total deadline
-  that also ends a server trickling bytes forever;
+  that also ends a server trickling bytes forever (R2V_FETCH_CONNECT_TIMEOUT_S, R2V_FETCH_TIMEOUT_S; a failure
+  names the limit that ended it);
+- verifies HTTPS certificates against the name in the URL (sent as TLS SNI while the connection goes to the
+  checked address), with certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set (a private CA);
+  nothing else is taken from the environment (no proxy, which would bypass the address check, no .netrc);
 - asks for the body without content coding, so a small compressed answer cannot inflate in memory.
 What the file is gets decided later, by its bytes (media/sniff.py), never by the URL or Content-Type.
 """
@@ -16,7 +20,9 @@ What the file is gets decided later, by its bytes (media/sniff.py), never by the
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +38,7 @@ from r2v.storage.uploads import UploadRegistry
 INPUT_SCHEME = "r2v-input:"  # a data-URI payload that the server already saved at create time
 MAX_REDIRECTS = 3
 USER_AGENT = "r2v-fetch/0.1"
+IDLE_READ_S = 30.0  # the longest wait for the next bytes (within the whole-download deadline)
 
 Resolve = Callable[[str, int], list[str]]
 
@@ -92,7 +99,21 @@ def pinned_address(host: str, port: int, policy: FetchPolicy, field: str) -> str
     return addresses[0]
 
 
-def _pinned_request(client: httpx.Client, url: str, policy: FetchPolicy, field: str) -> httpx.Request:
+def tls_context() -> ssl.SSLContext:
+    """Certificate verification for downloads: certifi's CA bundle, or SSL_CERT_FILE / SSL_CERT_DIR when set (the
+    variables OpenSSL and httpx read), so that a server can trust a private CA. The client itself keeps
+    trust_env off: a proxy from the environment would connect to the name, not to the checked address."""
+    import certifi
+
+    if cafile := os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=cafile)
+    if capath := os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=capath)
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def _pinned_request(client: httpx.Client, url: str, policy: FetchPolicy, field: str,
+                    timeout: httpx.Timeout) -> httpx.Request:  # fmt: skip
     """A GET of `url` sent to the checked address: the URL carries the IP, Host and TLS SNI keep the name."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -109,6 +130,7 @@ def _pinned_request(client: httpx.Client, url: str, policy: FetchPolicy, field: 
         target,
         headers={"Host": host_header, "Accept-Encoding": "identity", "User-Agent": USER_AGENT},
         extensions={"sni_hostname": parts.hostname},
+        timeout=timeout,
     )
 
 
@@ -149,11 +171,16 @@ class MediaResolver:
 
 def download(url: str, field: str, dest: Path, max_bytes: int, policy: FetchPolicy) -> None:
     deadline = time.monotonic() + policy.total_timeout_s
-    # A read timeout no longer than the whole budget; the deadline below ends slow trickles between reads.
-    timeout = httpx.Timeout(policy.connect_timeout_s, read=min(30.0, policy.total_timeout_s))
-    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+    too_slow = f"the download took longer than {policy.total_timeout_s:g} s (R2V_FETCH_TIMEOUT_S)"
+    with httpx.Client(verify=tls_context(), follow_redirects=False, trust_env=False) as client:
         for _ in range(MAX_REDIRECTS + 1):
-            request = _pinned_request(client, url, policy, field)
+            # A read waits at most IDLE_READ_S, and never past the deadline: then the deadline is what ended it.
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _fail(field, too_slow)
+            read = min(IDLE_READ_S, left)
+            idle = f"the server sent nothing for {read:g} s" if read < left else too_slow
+            request = _pinned_request(client, url, policy, field, httpx.Timeout(policy.connect_timeout_s, read=read))
             try:
                 response = client.send(request, stream=True)
                 try:
@@ -163,18 +190,21 @@ def download(url: str, field: str, dest: Path, max_bytes: int, policy: FetchPoli
                         continue
                     if response.status_code != 200:
                         raise _fail(field, f"download failed with HTTP {response.status_code}")
-                    _save(response, field, dest, max_bytes, deadline, policy.total_timeout_s)
+                    _save(response, field, dest, max_bytes, deadline, too_slow)
                     return
                 finally:
                     response.close()
+            except httpx.ConnectTimeout:  # named with the limit the connection was really given
+                applied = request.extensions["timeout"]["connect"]
+                raise _fail(field, f"connect timed out after {applied:g} s (R2V_FETCH_CONNECT_TIMEOUT_S)") from None
             except httpx.TimeoutException:
-                raise _fail(field, "the download timed out") from None
+                raise _fail(field, idle) from None
             except httpx.HTTPError as exc:
                 raise _fail(field, f"download failed ({type(exc).__name__}: {exc})") from None
     raise _fail(field, f"more than {MAX_REDIRECTS} redirects")
 
 
-def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, deadline: float, budget: float) -> None:
+def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, deadline: float, too_slow: str) -> None:
     # Over the size limit is an out-of-range input (InvalidParameter, as when probing), not a failed download.
     too_big = TaskFailure(INVALID_PARAMETER, f"{field}: the file is larger than {max_bytes // (1024 * 1024)} MB")
     declared = response.headers.get("content-length", "")
@@ -187,12 +217,12 @@ def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, dead
     with open(dest, "wb") as out:
         for chunk in response.iter_raw():  # as it arrives: a trickle still reaches the deadline check
             if time.monotonic() > deadline:
-                raise _fail(field, f"the download took longer than {budget:g} s")
+                raise _fail(field, too_slow)
             size += len(chunk)
             if size > max_bytes:
                 raise too_big
             out.write(chunk)
     if time.monotonic() > deadline:
-        raise _fail(field, f"the download took longer than {budget:g} s")
+        raise _fail(field, too_slow)
     if size == 0:
         raise _fail(field, "the file is empty")

@@ -33,7 +33,9 @@ def _limit_self(memory_mb: int, cpu_s: int) -> None:
     """In the child, before any decoder is loaded (a preexec_fn is unsafe in the threaded worker)."""
     die_with_parent()  # a worker killed mid-probe takes its probe with it
     resource.setrlimit(resource.RLIMIT_AS, (memory_mb * MB, memory_mb * MB))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s))
+    # SIGXCPU at the soft limit (it ends the child, reported as too slow); SIGKILL a second later, should the
+    # signal be caught. With soft == hard the kernel sends SIGKILL first, reported as a crash instead.
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_s, cpu_s + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
     os.nice(5)
