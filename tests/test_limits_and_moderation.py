@@ -143,3 +143,18 @@ def test_moderation_is_off_by_default(tmp_path, media):
     assert parts.moderator is None
     answer = client.post(CREATE, json=_body(media.url("girl.png"), prompt="图1 forbidden"), headers=_headers())
     assert answer.status_code == 200
+
+
+def test_the_word_list_comes_from_its_variable(tmp_path, media, monkeypatch):
+    words = tmp_path / "words.txt"
+    words.write_text("forbidden\n", encoding="utf-8")
+    monkeypatch.setenv("R2V_MODERATION_WORDS_FILE", str(words))
+    monkeypatch.setenv("R2V_API_KEYS", KEY)
+    monkeypatch.setenv("R2V_ALLOW_PRIVATE_URLS", "1")
+    client = TestClient(create_app(build(Settings(data_dir=tmp_path / "data"), FakeClock())))
+    refused = client.post(CREATE, json=_body(media.url("girl.png"), prompt="图1 forbidden"), headers=_headers())
+    assert refused.status_code == 400 and refused.json()["code"] == "DataInspectionFailed"
+    assert client.post(CREATE, json=_body(media.url("girl.png")), headers=_headers()).status_code == 200
+    monkeypatch.setenv("R2V_MODERATION_WORDS_FILE", str(tmp_path / "missing.txt"))
+    with pytest.raises(ValueError, match="R2V_MODERATION_WORDS_FILE: no such file"):
+        build(Settings(data_dir=tmp_path / "data"))

@@ -69,20 +69,23 @@ def test_an_unreachable_endpoint_falls_back_to_the_plan():
     assert PromptRewriter("http://127.0.0.1:9/v1", timeout_s=2).rewrite(PROMPT, board) == board.script()
 
 
-def test_a_server_configured_with_the_endpoint_answers_its_script(chat, media, tmp_path):
+def test_a_server_configured_through_the_environment_answers_its_script(chat, media, tmp_path, monkeypatch):
+    """R2V_PROMPT_EXTEND_URL, _MODEL and _KEY as `r2v serve` reads them: the endpoint is asked with that model and
+    key, and its script is the task's actual_prompt."""
     from fastapi.testclient import TestClient
 
     from r2v.api.app import create_app
     from r2v.clock import FakeClock
     from r2v.config import Settings
-    from r2v.ratelimits import RateLimits
     from r2v.wiring import build, runner_for
     from tests.conftest import KEY
 
+    for name, value in {"R2V_PROMPT_EXTEND_URL": chat, "R2V_PROMPT_EXTEND_MODEL": "local-model",
+                        "R2V_PROMPT_EXTEND_KEY": "sk-local", "R2V_API_KEYS": KEY, "R2V_ALLOW_PRIVATE_URLS": "1",
+                        "R2V_RATE_LIMITS": "off"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
     _Chat.answer = "镜头1[0-4秒] 中景：图1走进房间，说：“大家好。”"
-    settings = Settings(data_dir=tmp_path, api_keys=(KEY,), allow_private_urls=True, rate_limits=RateLimits.off(),
-                        prompt_extend_url=chat)  # fmt: skip
-    parts = build(settings, FakeClock())
+    parts = build(Settings(data_dir=tmp_path), FakeClock())
     client = TestClient(create_app(parts))
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
     body = {"model": "wan2.7-r2v", "input": {"prompt": PROMPT, "media": [
@@ -93,3 +96,6 @@ def test_a_server_configured_with_the_endpoint_answers_its_script(chat, media, t
     runner_for(parts).run(task)
     output = client.get(f"/api/v1/tasks/{task_id}", headers=headers).json()["output"]
     assert output["task_status"] == "SUCCEEDED" and output["actual_prompt"] == _Chat.answer
+    (asked,) = _Chat.seen
+    assert asked["path"] == "/v1/chat/completions" and asked["auth"] == "Bearer sk-local"
+    assert asked["body"]["model"] == "local-model"

@@ -141,3 +141,103 @@ def test_spec_sizes(assets, tmp_path, size):
                     assets=[_asset(assets, "guitar", "image", "图1")])  # fmt: skip
     out, _ = _render(tmp_path, job)
     assert_spec_video(out, *size, 2, audio=True)
+
+
+# -- choosing the engine: --engine, R2V_ENGINE, R2V_ENGINES ------------------------------------------------------
+
+
+def _reel_framing(frame: np.ndarray, picture: np.ndarray) -> float:
+    """How closely the frame shows `picture` the reel's way: whole and centred at 90% of the frame (it is frame 0
+    of a segment, before the camera moves). The animatic engine cuts the subject out and stages it instead."""
+    fh, fw = frame.shape[:2]
+    h, w = picture.shape[:2]
+    scale = min(fw * 0.9 / w, fh * 0.9 / h)
+    nw, nh = round(w * scale), round(h * scale)
+    y, x = (fh - nh) // 2, (fw - nw) // 2
+    return _similarity(frame[y : y + nh, x : x + nw], picture)
+
+
+def _first_frame(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return next(c.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def _bodies(url: str) -> dict[str, dict]:
+    return {"wan2.6-r2v": {"model": "wan2.6-r2v", "input": {"prompt": "character1", "reference_urls": [url]},
+                           "parameters": {"size": "1280*720", "duration": 2}},
+            "wan2.7-r2v": {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
+                {"type": "reference_image", "url": url}]}, "parameters": {"resolution": "720P", "duration": 2}}}  # fmt: skip
+
+
+def test_engine_flag_and_per_model_variable_through_a_server(media, assets, tmp_path):
+    """`r2v serve --engine reel` renders every model with the reel engine, except the one R2V_ENGINES gives back
+    to the animatic engine."""
+    import httpx
+
+    from tests.conftest import KEY
+    from tests.helpers import ServerProcess, wait_status
+
+    server = ServerProcess(tmp_path / "data", KEY, workers=2, extra_args=("--engine", "reel"),
+                           env={"R2V_ENGINES": "wan2.7-r2v=animatic"}).start()  # fmt: skip
+    headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+    frames = {}
+    try:
+        created = {model: httpx.post(server.api + "/services/aigc/video-generation/video-synthesis", json=body,
+                                     headers=headers).json()["output"]["task_id"]
+                   for model, body in _bodies(media.url("girl.png")).items()}  # fmt: skip
+        for model, task_id in created.items():
+            output = wait_status(lambda task_id=task_id: httpx.get(f"{server.api}/tasks/{task_id}",
+                                                                   headers=headers).json()["output"],
+                                 {"SUCCEEDED", "FAILED"})  # fmt: skip
+            assert output["task_status"] == "SUCCEEDED", output
+            (tmp_path / f"{model}.mp4").write_bytes(httpx.get(output["video_url"]).content)
+            frames[model] = _first_frame(tmp_path / f"{model}.mp4")
+    finally:
+        server.stop()
+    girl = read_image(assets["girl"])
+    assert _reel_framing(frames["wan2.6-r2v"], girl) > 0.95  # --engine reel
+    assert _reel_framing(frames["wan2.7-r2v"], girl) < 0.8  # R2V_ENGINES: the animatic engine
+
+
+def test_the_engine_variable_sets_every_models_engine(media, assets, tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from r2v.api.app import create_app
+    from r2v.clock import FakeClock
+    from r2v.config import Settings
+    from r2v.wiring import build, runner_for
+    from tests.conftest import KEY
+
+    monkeypatch.setenv("R2V_ENGINE", "reel")
+    monkeypatch.setenv("R2V_API_KEYS", KEY)
+    monkeypatch.setenv("R2V_ALLOW_PRIVATE_URLS", "1")
+    parts = build(Settings(data_dir=tmp_path / "data"), FakeClock())
+    headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+    client = TestClient(create_app(parts), base_url="http://r2v.test")
+    body = _bodies(media.url("girl.png"))["wan2.7-r2v"]
+    task_id = client.post("/api/v1/services/aigc/video-generation/video-synthesis", json=body,
+                          headers=headers).json()["output"]["task_id"]  # fmt: skip
+    runner_for(parts).run(parts.tasks.claim_next("w", parts.clock.now_ms(), None))
+    output = client.get(f"/api/v1/tasks/{task_id}", headers=headers).json()["output"]
+    assert output["task_status"] == "SUCCEEDED", output
+    result = parts.blobs.local_path(f"results/{task_id}.mp4")
+    assert _reel_framing(_first_frame(result), read_image(assets["girl"])) > 0.95
+
+
+@pytest.mark.parametrize(
+    "args, env, named",
+    [(("--engine", "nope"), {}, "unknown engine 'nope'"),
+     ((), {"R2V_ENGINE": "nope"}, "unknown engine 'nope'"),
+     ((), {"R2V_ENGINES": "wan2.7-r2v=nope"}, "unknown engine 'nope' for wan2.7-r2v"),
+     ((), {"R2V_ENGINES": "wan2.7r2v=reel"}, "R2V_ENGINES: 'wan2.7r2v=reel' is not MODEL=ENGINE")],
+    ids=["flag", "R2V_ENGINE", "R2V_ENGINES", "unknown-model"],
+)  # fmt: skip
+def test_an_unknown_engine_stops_serve_naming_it(tmp_path, args, env, named):
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "r2v", "serve", "--data-dir", str(tmp_path / "d"), *args],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert named in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -31,18 +32,34 @@ def _env_float(name: str, default: float) -> float:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {raw!r}")
     if value <= 0:
         raise ValueError(f"{name} must be above 0, got {raw!r}")
     return value
 
 
+def _env_int(name: str, default: int) -> int:
+    """A count (steps, megabytes): a whole number of at least 1; anything else stops startup naming `name`."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {raw!r}")
+    return value
+
+
+def _env_off(name: str) -> bool:
+    """True when `name` is set to a word for off (0, false, no, off)."""
+    return os.environ.get(name, "").strip().lower() in ("0", "false", "no", "off")
+
+
 def _private_networks() -> tuple[str, ...]:
-    if _env_flag("R2V_ALLOW_PRIVATE_URLS") or os.environ.get("R2V_ALLOW_PRIVATE_URLS", "").strip().lower() in (
-        "0",
-        "false",
-        "no",
-        "off",
-    ):
+    if _env_flag("R2V_ALLOW_PRIVATE_URLS") or _env_off("R2V_ALLOW_PRIVATE_URLS"):
         return ()
     return _env_list("R2V_ALLOW_PRIVATE_URLS")
 
@@ -56,9 +73,10 @@ def _engine_map(default: str | None = None) -> dict[str, str]:
     as a fallback beside wan)."""
     mapping = dict.fromkeys(MODELS, default or os.environ.get("R2V_ENGINE") or DEFAULT_ENGINE)
     for item in _env_list("R2V_ENGINES"):
-        model, _, engine = item.partition("=")
-        if model.strip() in mapping and engine.strip():
-            mapping[model.strip()] = engine.strip()
+        model, _, engine = (part.strip() for part in item.partition("="))
+        if model not in mapping or not engine:  # a typo must not quietly leave a model on another engine
+            raise ValueError(f"R2V_ENGINES: {item!r} is not MODEL=ENGINE with a model among {', '.join(MODELS)}")
+        mapping[model] = engine
     return mapping
 
 
@@ -69,7 +87,7 @@ class WanOptions:
     model_dir: Path | None = field(
         default_factory=lambda: Path(p) if (p := os.environ.get("R2V_WAN_MODEL_DIR")) else None
     )
-    steps: int = field(default_factory=lambda: int(_env_float("R2V_WAN_STEPS", 30)))
+    steps: int = field(default_factory=lambda: _env_int("R2V_WAN_STEPS", 30))
     # The flow-matching shift of the scheduler; None keeps the folder's (Wan: 3.0 for 480P, 5.0 for 720P).
     shift: float | None = field(default_factory=lambda: _env_float("R2V_WAN_SHIFT", 0.0) or None)
     # The native size: 480P, 720P or WxH (an area); unset: the folder's r2v.json, else 480P.
@@ -87,7 +105,7 @@ class WanOptions:
     cache: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_CACHE") or None)
     cache_threshold: float = field(default_factory=lambda: _env_float("R2V_WAN_CACHE_THRESHOLD", 0.05))
     # Classifier-free guidance's two passes as one batch of two (engines/wan/batched_guidance.py); not with offload.
-    batched_guidance: bool = field(default_factory=lambda: os.environ.get("R2V_WAN_BATCHED_CFG", "1") != "0")
+    batched_guidance: bool = field(default_factory=lambda: not _env_off("R2V_WAN_BATCHED_CFG"))
 
 
 @dataclass
@@ -112,9 +130,9 @@ class Settings:
     rate_limits: RateLimits = field(default_factory=lambda: RateLimits.parse(os.environ.get("R2V_RATE_LIMITS", "")))
     # Untrusted decoding (media/sandbox.py) and rendering (worker/pool.py) run under these limits.
     probe_timeout_s: float = field(default_factory=lambda: _env_float("R2V_PROBE_TIMEOUT_S", 30.0))
-    probe_memory_mb: int = field(default_factory=lambda: int(_env_float("R2V_PROBE_MEMORY_MB", 2048)))
+    probe_memory_mb: int = field(default_factory=lambda: _env_int("R2V_PROBE_MEMORY_MB", 2048))
     task_timeout_s: float = field(default_factory=lambda: _env_float("R2V_TASK_TIMEOUT_S", 1800.0))
-    worker_memory_mb: int = field(default_factory=lambda: int(_env_float("R2V_WORKER_MEMORY_MB", 16384)))
+    worker_memory_mb: int = field(default_factory=lambda: _env_int("R2V_WORKER_MEMORY_MB", 16384))
     # Content moderation (moderation.py): a file of words, one per line; unset = off.
     moderation_words_file: Path | None = field(
         default_factory=lambda: Path(p) if (p := os.environ.get("R2V_MODERATION_WORDS_FILE")) else None
