@@ -403,6 +403,22 @@ def test_the_attempt_cap_fails_a_task_that_keeps_killing_its_worker(store):
     assert store.claim_next("w1", 9000, None) is None
 
 
+def test_a_graceful_stop_releases_the_task_without_using_an_attempt(store, db):
+    add(store, task("t1", submit_ms=1), task("t2", submit_ms=2))
+    store.claim_next("w1", 100, None)
+    store.claim_next("w2", 100, None)
+    store.set_progress("t1", 1, 40)
+    db.execute("UPDATE tasks SET attempt = ? WHERE task_id = 't1'", (MAX_ATTEMPTS,))  # its last attempt
+    assert store.release_running("w1") == 1 and store.release_running("w9") == 0
+    got = store.get("t1")
+    assert (got.status, got.scheduled_ms, got.progress, got.attempt, got.end_ms) == (
+        PENDING, None, 0, MAX_ATTEMPTS - 1, None)  # fmt: skip
+    assert worker_of(db, "t1") is None and store.get("t2").status == RUNNING  # only w1's
+    rerun = store.claim_next("w3", 200, None)
+    assert (rerun.task_id, rerun.attempt) == ("t1", MAX_ATTEMPTS)  # the same attempt runs again
+    assert store.release_running("w3") == 1 and store.get("t1").status == PENDING  # never failed by a stop
+
+
 def test_requeue_counts_failed_and_requeued(store):
     add(store, task("a", submit_ms=1, status=RUNNING, attempt=MAX_ATTEMPTS), task("b", submit_ms=2, status=RUNNING,
         attempt=MAX_ATTEMPTS - 1), task("c", submit_ms=3, status=RUNNING, attempt=MAX_ATTEMPTS + 1),

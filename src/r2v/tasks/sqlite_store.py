@@ -154,6 +154,15 @@ class SqliteTaskStore(TaskStore):
         ).fetchall()
         return [r["task_id"] for r in rows]
 
+    def release_running(self, worker: str) -> int:
+        # The attempt goes back too, so the next claim runs it under the same number; the fencing that the
+        # attempt number gives holds, because the worker that ran it has ended.
+        return self.db.execute(
+            """UPDATE tasks SET status = 'PENDING', scheduled_ms = NULL, progress = 0, worker = NULL,
+               attempt = attempt - 1 WHERE status = 'RUNNING' AND worker = ?""",
+            (worker,),
+        ).rowcount
+
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         scope, params = ("AND worker = ?", (worker,)) if worker else ("", ())
         with self.db.transaction() as conn:

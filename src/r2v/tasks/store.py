@@ -66,6 +66,11 @@ class TaskStore(ABC):
         RUNNING; return their ids."""
 
     @abstractmethod
+    def release_running(self, worker: str) -> int:
+        """A graceful stop: the RUNNING task of `worker`, whose process has ended, goes back to PENDING without
+        using up an attempt (a restart is not the task's fault). Returns how many were touched."""
+
+    @abstractmethod
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         """Crash recovery: RUNNING tasks (of one worker, or all) go back to PENDING, or FAILED once they used
         up their attempts. Returns how many were touched."""

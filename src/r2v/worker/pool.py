@@ -121,8 +121,8 @@ class WorkerPool:
 
     def stop(self) -> int:
         """Stop the workers (a render in progress is cut short: it cannot be paused) and put the tasks they ran
-        back in the queue, so that the next start renders them. Returns how many tasks went back. As after a
-        crash, the interrupted run counts as one of the task's attempts."""
+        back in the queue, so that the next start renders them. Returns how many tasks went back. Unlike a crash,
+        a stop does not use up one of the task's attempts: restarting a server is not the task's fault."""
         self._stop.set()
         if self._monitor.is_alive():
             self._monitor.join()  # it must not restart the workers stopped here
@@ -133,4 +133,4 @@ class WorkerPool:
             if proc.is_alive():
                 proc.kill()
                 proc.join()
-        return sum(self.store.requeue_running(self.clock.now_ms(), name) for name in self._procs)
+        return sum(self.store.release_running(name) for name in self._procs)
