@@ -56,3 +56,13 @@ def data_uri(path: Path, mime: str = "image/png") -> str:
 def guide_media(media: MediaServer, assets: dict[str, Path]) -> list[dict]:
     """The guide's multi-subject media list, its URLs pointing at the loopback media server."""
     return multi_subject_media(lambda name: media.url(assets[name].name))
+
+
+TIERS = ("unit", "http", "server", "engine")  # pyproject.toml's markers: how much of the system a test runs
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test declares its tier, so that `-m unit` (or any tier) selects a well-defined part of the suite."""
+    untiered = [item.nodeid for item in items if not any(item.get_closest_marker(tier) for tier in TIERS)]
+    if untiered:
+        raise pytest.UsageError(f"tests without a tier marker ({', '.join(TIERS)}): {untiered[:5]}")

@@ -20,6 +20,8 @@ from r2v.media.probe import probe
 from r2v.render.decode import read_image
 from tests.test_grid import make_grid
 
+pytestmark = pytest.mark.engine
+
 W, H = 640, 360
 
 

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from r2v.service.billing import INPUT_CAP_S, PER_VIDEO_CAP, billed_input_seconds, usage
+from r2v.protocol.billing import INPUT_CAP_S, PER_VIDEO_CAP, billed_input_seconds, usage
+
+pytestmark = pytest.mark.unit
 
 
 def wire(value: dict) -> str:

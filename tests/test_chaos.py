@@ -18,9 +18,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import KEY, data_uri
 from tests.helpers import ServerProcess, probe_output
+
+pytestmark = pytest.mark.server
 
 CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
@@ -210,4 +213,5 @@ def test_random_sigkills_of_workers_and_server(tmp_path, media, assets):
     for task_id in set(rows) - set(checker.served):  # creates whose 200 a kill cut off: rendered all the same
         info = probe_output(results / f"{task_id}.mp4")
         assert (info["frames"], info["width"], info["height"]) == (60, 1280, 720), info
-    assert [p for p in (data / "files" / ".tmp").rglob("*") if p.is_file()] == []  # no scratch left behind
+    leftovers = [p for d in (data / "scratch", data / "files" / ".tmp") for p in d.rglob("*") if p.is_file()]
+    assert leftovers == []  # no render's scratch, no half-written file left behind

@@ -7,8 +7,11 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 
 from tests.helpers import ServerProcess, assert_spec_video
+
+pytestmark = pytest.mark.server
 
 
 def _r2v(*args, cwd=None):

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import assert_spec_video
+
+pytestmark = pytest.mark.server
 
 
 def test_make_demo_renders_the_guide_example(tmp_path):

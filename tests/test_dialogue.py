@@ -9,6 +9,8 @@ import pytest
 from r2v.director import Cast
 from r2v.director.dialogue import clause_subject, find_lines, language_of, last_person
 
+pytestmark = pytest.mark.unit
+
 TWO = Cast.of([("图1", "image"), ("图2", "image")])
 WITH_VIDEO = Cast.of([("图1", "image"), ("图2", "image"), ("视频1", "video")])
 

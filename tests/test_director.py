@@ -9,6 +9,8 @@ from r2v.demo.guide import PROMPT as GUIDE_MULTI
 from r2v.director import Cast, direct
 from r2v.director.timing import MAX_RATE, natural_seconds
 
+pytestmark = pytest.mark.unit
+
 GUIDE_CAST = [("图1", "image"), ("视频1", "video"), ("图2", "image"), ("图3", "image"), ("图4", "image")]
 GUIDE_GRID = ("参考图片,3D卡通冒险电影风,角色Q版但材质细腻,动作流畅,色彩鲜明,保持角色与森林场景一致,不要加入文字。"
               "氛围: 冒险、轻快、神秘、童趣。角色: 小男孩探险家:圆帽、背包、短斗篷。小伙伴:会飞的小机器人,圆形身体,蓝色发光眼。"

@@ -40,6 +40,7 @@ class _Resolver:
         return self.answers[min(len(self.calls), len(self.answers)) - 1]
 
 
+@pytest.mark.http
 def test_the_connection_goes_to_the_checked_address(media, tmp_path):
     dns = _Resolver(["127.0.0.1"], ["10.9.9.9"])
     policy = FetchPolicy(allow_private=True, resolve=dns)
@@ -49,6 +50,7 @@ def test_the_connection_goes_to_the_checked_address(media, tmp_path):
     assert dns.calls == ["cdn.r2v-test"]  # one lookup; the system resolver (which knows no such host) never ran
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("answer", [["8.8.8.8", "127.0.0.1"], ["::ffff:10.0.0.1"], ["100.64.1.1"], ["fd00::1"]])
 def test_any_non_public_answer_refuses_the_host(answer, tmp_path):
     with pytest.raises(TaskFailure) as info:
@@ -57,6 +59,7 @@ def test_any_non_public_answer_refuses_the_host(answer, tmp_path):
     assert info.value.message.startswith(FIELD + ": ") and "non-public address" in info.value.message
 
 
+@pytest.mark.http
 def test_host_allow_list(media, tmp_path):
     dns = _Resolver(["127.0.0.1"])
     policy = FetchPolicy(allow_private=True, allow_hosts=("cdn.example",), resolve=dns)
@@ -70,6 +73,7 @@ def test_host_allow_list(media, tmp_path):
     assert (tmp_path / "b").stat().st_size > 0
 
 
+@pytest.mark.http
 def test_content_coding_is_refused(tmp_path):
     host = HostileServer(tmp_path, host="127.0.0.1")
     try:
@@ -79,6 +83,7 @@ def test_content_coding_is_refused(tmp_path):
         host.close()
 
 
+@pytest.mark.http
 def test_probe_sandbox_limits_time_and_memory(tmp_path):
     huge = image(tmp_path / "huge.png", 8000, 8000)  # 192 MB of pixels once decoded
     assert probe_isolated(huge, FIELD, SandboxLimits()).width == 8000
@@ -93,6 +98,7 @@ def test_probe_sandbox_limits_time_and_memory(tmp_path):
         probe_isolated(Path(__file__), FIELD, SandboxLimits())
 
 
+@pytest.mark.server
 def test_a_task_past_its_time_limit_fails_and_the_worker_is_replaced(tmp_path, assets):
     host = HostileServer(assets["girl"].parent, host="127.0.0.1")
     env = {"R2V_TASK_TIMEOUT_S": "8", "R2V_FETCH_TIMEOUT_S": "300"}
@@ -133,16 +139,15 @@ def _run_one_task(tmp_path, url: str) -> dict:
     worker's TaskRunner in-process; its final output on the wire."""
     from fastapi.testclient import TestClient
 
-    from r2v.api.app import create_app
     from r2v.clock import FakeClock
     from r2v.config import Settings
-    from r2v.wiring import build, runner_for
+    from r2v.wiring import build, build_app, runner_for
 
     parts = build(Settings(data_dir=tmp_path / "data"), FakeClock())
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
     body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
             "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
-    with TestClient(create_app(parts), base_url="http://r2v.test") as client:
+    with TestClient(build_app(parts), base_url="http://r2v.test") as client:
         created = client.post(CREATE, json=body, headers=headers)
         assert created.status_code == 200, created.text
         runner_for(parts).run(parts.tasks.claim_next("w", parts.clock.now_ms(), None))
@@ -175,6 +180,7 @@ def unanswered_port():
         s.close()
 
 
+@pytest.mark.http
 def test_the_connect_timeout_comes_from_its_variable(env, tmp_path, unanswered_port):
     env.setenv("R2V_FETCH_CONNECT_TIMEOUT_S", "1.5")
     output = _run_one_task(tmp_path, f"http://127.0.0.1:{unanswered_port}/girl.png")
@@ -182,6 +188,7 @@ def test_the_connect_timeout_comes_from_its_variable(env, tmp_path, unanswered_p
     assert output["message"] == f"{FIELD}: connect timed out after 1.5 s (R2V_FETCH_CONNECT_TIMEOUT_S)"
 
 
+@pytest.mark.http
 def test_the_probe_limits_come_from_their_variables(env, tmp_path):
     big = HostileServer(tmp_path, host="127.0.0.1")
     image(tmp_path / "big.png", 8000, 8000)  # 192 MB of pixels once decoded: fine under the default 2048 MB
@@ -220,6 +227,7 @@ def _sandbox_children() -> list[int]:
     return found
 
 
+@pytest.mark.http
 def test_the_probe_child_runs_under_its_limits(tmp_path):
     """The real probe child, caught while it waits to read its input (a FIFO that is opened for writing only once
     the child opened it for reading, i.e. once it is past setting its limits and inside the probe)."""
@@ -266,11 +274,13 @@ def _limited_python(code: str, tmp_path) -> subprocess.CompletedProcess:
                           cwd=tmp_path)  # fmt: skip
 
 
+@pytest.mark.http
 def test_the_sandbox_cpu_limit_ends_a_spinning_child(tmp_path):
     done = _limited_python("while True:\n    pass\n", tmp_path)
     assert done.returncode == -signal.SIGXCPU  # the signal probe_isolated reports as "longer than ... of CPU time"
 
 
+@pytest.mark.http
 def test_the_sandbox_forbids_file_writes(tmp_path):
     code = ("import errno\ntry:\n    with open('written', 'wb') as f:\n        f.write(b'x' * 100)\n"
             "except OSError as exc:\n    print(errno.errorcode[exc.errno])\nelse:\n    print('wrote')\n")  # fmt: skip

@@ -14,12 +14,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from r2v.api.app import create_app
 from r2v.clock import FakeClock
 from r2v.config import Settings
 from r2v.ratelimits import RateLimits
-from r2v.wiring import build
+from r2v.wiring import build, build_app
 from tests.conftest import KEY
+
+pytestmark = pytest.mark.http
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
@@ -30,7 +31,7 @@ PARTS = build(
     Settings(data_dir=Path(tempfile.mkdtemp(prefix="r2v-fuzz-")), api_keys=(KEY,), rate_limits=RateLimits.off()),
     FakeClock(),
 )
-APP = create_app(PARTS)
+APP = build_app(PARTS)
 CLIENT = TestClient(APP, base_url="http://r2v.test", raise_server_exceptions=False)
 
 VALID = {"model": "wan2.7-r2v",

@@ -11,6 +11,8 @@ from r2v.demo.assets import make_guide_assets
 from r2v.director.grid import find_panels
 from r2v.render.decode import read_image
 
+pytestmark = pytest.mark.unit
+
 
 def _panel(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
     """A small scene: a gradient sky, a ground, and a few shapes, all in random colours."""

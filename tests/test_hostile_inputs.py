@@ -13,6 +13,8 @@ from tests.conftest import KEY
 from tests.helpers import ServerProcess
 from tests.hostile import HOSTILE_HOST, HostileServer, image, make_corpus
 
+pytestmark = pytest.mark.server
+
 CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
 FIELD = "input.media[0].url"

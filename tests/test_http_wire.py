@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import KEY, OTHER_KEY, data_uri
 from tests.helpers import assert_spec_video, wait_status
 
+pytestmark = pytest.mark.server
+
 CDN = "https://help-static-aliyun-doc.aliyuncs.com/file-manage-files/zh-CN/"
 # guide URL -> the generated asset that stands in for it
 STAND_INS = {

@@ -9,12 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from r2v.api.app import create_app
 from r2v.clock import FakeClock
 from r2v.config import Settings
 from r2v.ratelimits import RateLimits
-from r2v.wiring import build, runner_for
+from r2v.wiring import build, build_app, runner_for
 from tests.conftest import KEY, OTHER_KEY, data_uri
+
+pytestmark = pytest.mark.http
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 
@@ -29,7 +30,7 @@ def stack(tmp_path):
     settings = Settings(data_dir=tmp_path, api_keys=(KEY, OTHER_KEY), allow_private_urls=True,
                         rate_limits=RateLimits.off())  # fmt: skip
     parts = build(settings, clock)
-    client = TestClient(create_app(parts), base_url="http://r2v.test")
+    client = TestClient(build_app(parts), base_url="http://r2v.test")
     yield parts, client, runner_for(parts)
     client.close()
 

@@ -9,12 +9,13 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from r2v.api.app import create_app
 from r2v.clock import FakeClock
 from r2v.config import Settings
 from r2v.service.views import CHINA
-from r2v.wiring import build, runner_for
+from r2v.wiring import build, build_app, janitor_for, runner_for
 from tests.conftest import KEY, OTHER_KEY, data_uri
+
+pytestmark = pytest.mark.http
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
@@ -24,7 +25,7 @@ HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
 def stack(tmp_path):
     clock = FakeClock()
     parts = build(Settings(data_dir=tmp_path, api_keys=(KEY, OTHER_KEY), allow_private_urls=True), clock)
-    client = TestClient(create_app(parts), base_url="http://r2v.test")
+    client = TestClient(build_app(parts), base_url="http://r2v.test")
     yield parts, client, clock, runner_for(parts)
     client.close()
 
@@ -152,7 +153,7 @@ def test_billing_wan27_counts_every_reference_not_the_first_frame(stack, media):
 def test_public_url_names_results_and_uploads(tmp_path, media):
     parts = build(Settings(data_dir=tmp_path, api_keys=(KEY,), allow_private_urls=True,
                            public_url="https://r2v.example.com/"), FakeClock())  # fmt: skip
-    with TestClient(create_app(parts), base_url="http://internal:8000") as client:
+    with TestClient(build_app(parts), base_url="http://internal:8000") as client:
         policy = client.get("/api/v1/uploads", params={"action": "getPolicy", "model": "wan2.6-r2v"}, headers=HEADERS)
         assert policy.json()["data"]["upload_host"].startswith("https://r2v.example.com/api/v1/uploads")
         task_id = _create(client, media.url("girl.png"))
@@ -165,7 +166,7 @@ def test_us_east_region_takes_wan26_videos_only(tmp_path, media):
     parts = build(
         Settings(data_dir=tmp_path, api_keys=(KEY,), allow_private_urls=True, region="us-east-1"), FakeClock()
     )
-    with TestClient(create_app(parts)) as client:
+    with TestClient(build_app(parts)) as client:
         wan27 = client.post(CREATE, headers=HEADERS, json={"model": "wan2.7-r2v", "input": {"prompt": "x", "media": [
             {"type": "reference_image", "url": media.url("girl.png")}]}})  # fmt: skip
         assert wan27.status_code == 400 and wan27.json()["message"] == "Model not exist."
@@ -188,8 +189,6 @@ def test_us_east_region_takes_wan26_videos_only(tmp_path, media):
 
 
 def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, assets):
-    from r2v.service.janitor import Janitor
-
     parts, client, clock, runner = stack
     body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
         {"type": "reference_image", "url": data_uri(assets["girl"])}]},
@@ -208,7 +207,7 @@ def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, 
     )
     files = parts.blobs.root
     assert (files / "results" / f"{old}.mp4").exists() and any((files / "inputs" / old).iterdir())
-    janitor = Janitor(parts)
+    janitor = janitor_for(parts)
     assert janitor.sweep() == (0, 0)  # nothing is old yet
 
     clock.advance(23 * 3600)
@@ -227,7 +226,6 @@ def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, 
 def test_inputs_of_an_interrupted_create_are_removed_at_startup(stack, assets):
     """A create that saved its data-URI inputs but died before writing its task row leaves files no task owns;
     the janitor removes them when the server starts (and keeps the inputs of real tasks)."""
-    from r2v.service.janitor import Janitor
     from r2v.storage.blobs import inputs_blob_dir
 
     parts, client, _, _ = stack
@@ -236,7 +234,7 @@ def test_inputs_of_an_interrupted_create_are_removed_at_startup(stack, assets):
         "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
     kept = client.post(CREATE, json=body, headers=HEADERS).json()["output"]["task_id"]
     parts.blobs.put_bytes(f"{inputs_blob_dir('4b9e2c1a-dead-4bee-8000-000000000000')}/input.png", b"half a create")
-    assert Janitor(parts).remove_orphan_inputs() == 1
+    assert janitor_for(parts).remove_orphan_inputs() == 1
     assert parts.blobs.children("inputs") == [kept]
 
 

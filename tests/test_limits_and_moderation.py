@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from r2v.api.app import create_app
 from r2v.clock import FakeClock
 from r2v.config import Settings
 from r2v.moderation import WordListModerator
 from r2v.ratelimits import RateLimits
-from r2v.wiring import build, runner_for
+from r2v.wiring import build, build_app, runner_for
 from tests.conftest import KEY, OTHER_KEY
 from tests.helpers import ServerProcess
 
@@ -29,7 +28,7 @@ def _body(url: str, prompt: str = "图1 waves", **params) -> dict:
 def _stack(tmp_path, **settings):
     clock = FakeClock()
     parts = build(Settings(data_dir=tmp_path, api_keys=(KEY, OTHER_KEY), allow_private_urls=True, **settings), clock)
-    return parts, TestClient(create_app(parts), base_url="http://r2v.test"), clock
+    return parts, TestClient(build_app(parts), base_url="http://r2v.test"), clock
 
 
 def _throttled(answer) -> bool:
@@ -40,6 +39,7 @@ def _throttled(answer) -> bool:
     return True
 
 
+@pytest.mark.http
 def test_default_limits_are_the_clouds(tmp_path, media, monkeypatch):
     monkeypatch.delenv("R2V_RATE_LIMITS", raising=False)
     assert Settings(data_dir=tmp_path).rate_limits == RateLimits(submit=5, query=20, list=20, cancel=20, policy=100,
@@ -67,6 +67,7 @@ def test_default_limits_are_the_clouds(tmp_path, media, monkeypatch):
     assert client.get("/api/v1/tasks", headers=_headers("sk-nope")).status_code == 401
 
 
+@pytest.mark.server
 def test_the_sdk_sees_the_429(tmp_path, media):
     """Through the official SDK: over the submission limit, the call answers 429 Throttling.RateQuota."""
     from dashscope import VideoSynthesis
@@ -87,6 +88,7 @@ def test_the_sdk_sees_the_429(tmp_path, media):
         server.stop()
 
 
+@pytest.mark.http
 def test_limits_switch_off_and_parse(tmp_path, media, monkeypatch):
     parts, client, _ = _stack(tmp_path, rate_limits=RateLimits.parse("off"))
     answers = [client.post(CREATE, json=_body(media.url("girl.png")), headers=_headers()) for _ in range(12)]
@@ -99,6 +101,7 @@ def test_limits_switch_off_and_parse(tmp_path, media, monkeypatch):
             RateLimits.parse(bad)
 
 
+@pytest.mark.http
 def test_running_limit_keeps_extra_tasks_pending(tmp_path, media):
     parts, client, clock = _stack(tmp_path, rate_limits=RateLimits(submit=None, running=2))
     for _ in range(3):
@@ -110,6 +113,7 @@ def test_running_limit_keeps_extra_tasks_pending(tmp_path, media):
     assert len(owners) == 3 and len(set(owners)) == 2  # two of the first key's, one of the other's; one waits
 
 
+@pytest.mark.http
 def test_word_list_refuses_prompts_and_outputs(tmp_path, media):
     words = tmp_path / "words.txt"
     words.write_text("# refused words\nforbidden\n镜头1\n", encoding="utf-8")
@@ -138,6 +142,7 @@ def test_word_list_refuses_prompts_and_outputs(tmp_path, media):
     assert not WordListModerator([]).refuses_text("anything at all")
 
 
+@pytest.mark.http
 def test_moderation_is_off_by_default(tmp_path, media):
     parts, client, _ = _stack(tmp_path, rate_limits=RateLimits.off())
     assert parts.moderator is None
@@ -145,13 +150,14 @@ def test_moderation_is_off_by_default(tmp_path, media):
     assert answer.status_code == 200
 
 
+@pytest.mark.http
 def test_the_word_list_comes_from_its_variable(tmp_path, media, monkeypatch):
     words = tmp_path / "words.txt"
     words.write_text("forbidden\n", encoding="utf-8")
     monkeypatch.setenv("R2V_MODERATION_WORDS_FILE", str(words))
     monkeypatch.setenv("R2V_API_KEYS", KEY)
     monkeypatch.setenv("R2V_ALLOW_PRIVATE_URLS", "1")
-    client = TestClient(create_app(build(Settings(data_dir=tmp_path / "data"), FakeClock())))
+    client = TestClient(build_app(build(Settings(data_dir=tmp_path / "data"), FakeClock())))
     refused = client.post(CREATE, json=_body(media.url("girl.png"), prompt="图1 forbidden"), headers=_headers())
     assert refused.status_code == 400 and refused.json()["code"] == "DataInspectionFailed"
     assert client.post(CREATE, json=_body(media.url("girl.png")), headers=_headers()).status_code == 200

@@ -13,7 +13,9 @@ from r2v.errors import TaskFailure
 from r2v.media import probe as probing
 from r2v.media.fetch import FetchPolicy, MediaResolver, address_is_public
 from r2v.media.sniff import sniff
-from r2v.service.billing import billed_input_seconds, usage
+from r2v.protocol.billing import billed_input_seconds, usage
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(

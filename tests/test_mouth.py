@@ -19,6 +19,8 @@ from r2v.engines.base import Asset, RenderJob
 from r2v.media.probe import probe
 from r2v.render.decode import read_image
 
+pytestmark = pytest.mark.engine
+
 # A real photograph (NASA, public domain) shipped inside the scikit-image wheel: nothing is downloaded.
 ASTRONAUT = Path(skimage.__file__).parent / "data" / "astronaut.png"
 W, H = 640, 360

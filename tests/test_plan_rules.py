@@ -9,6 +9,8 @@ import pytest
 from r2v.director import Cast, direct
 from r2v.director.plan import MIN_SHOT_S
 
+pytestmark = pytest.mark.unit
+
 ONE = Cast.of([("图1", "image")])
 TWO = Cast.of([("图1", "image"), ("图2", "image")])
 THREE = Cast.of([("图1", "image"), ("图2", "image"), ("图3", "image")])

@@ -13,6 +13,8 @@ import pytest
 from r2v.director import Cast, direct
 from r2v.director.rewrite import PromptRewriter
 
+pytestmark = pytest.mark.http
+
 PROMPT = "图1走进房间。图1说：“大家好。”"
 
 
@@ -74,10 +76,9 @@ def test_a_server_configured_through_the_environment_answers_its_script(chat, me
     key, and its script is the task's actual_prompt."""
     from fastapi.testclient import TestClient
 
-    from r2v.api.app import create_app
     from r2v.clock import FakeClock
     from r2v.config import Settings
-    from r2v.wiring import build, runner_for
+    from r2v.wiring import build, build_app, runner_for
     from tests.conftest import KEY
 
     for name, value in {"R2V_PROMPT_EXTEND_URL": chat, "R2V_PROMPT_EXTEND_MODEL": "local-model",
@@ -86,7 +87,7 @@ def test_a_server_configured_through_the_environment_answers_its_script(chat, me
         monkeypatch.setenv(name, value)
     _Chat.answer = "镜头1[0-4秒] 中景：图1走进房间，说：“大家好。”"
     parts = build(Settings(data_dir=tmp_path), FakeClock())
-    client = TestClient(create_app(parts))
+    client = TestClient(build_app(parts))
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
     body = {"model": "wan2.7-r2v", "input": {"prompt": PROMPT, "media": [
         {"type": "reference_image", "url": media.url("girl.png")}]}, "parameters": {"duration": 4}}  # fmt: skip

@@ -59,6 +59,7 @@ def _placed(frame: np.ndarray, picture: np.ndarray, fill: float) -> np.ndarray:
     return frame[y : y + nh, x : x + nw]
 
 
+@pytest.mark.engine
 def test_every_reference_is_shown_in_its_segment(assets, tmp_path):
     refs = [_asset(assets, "girl", "image", "图1"), _asset(assets, "guitar", "image", "图2"),
             _asset(assets, "boy_video", "video", "视频1"), _asset(assets, "room", "image", "图3")]  # fmt: skip
@@ -75,6 +76,7 @@ def test_every_reference_is_shown_in_its_segment(assets, tmp_path):
         assert scores[label] > 0.8
 
 
+@pytest.mark.engine
 def test_reference_video_plays_its_own_frames(assets, tmp_path):
     job = RenderJob(width=W, height=H, duration=2, seed=1, watermark=False, audio=False,
                     assets=[_asset(assets, "boy_video", "video", "视频1")])  # fmt: skip
@@ -90,6 +92,7 @@ def test_reference_video_plays_its_own_frames(assets, tmp_path):
     assert np.mean(np.abs(frames[10].astype(int) - frames[25].astype(int))) > 1.0
 
 
+@pytest.mark.engine
 def test_first_frame_is_frame_zero_and_size_kept(assets, tmp_path):
     job = RenderJob(width=W, height=H, duration=2, seed=3, watermark=False, audio=True,
                     assets=[_asset(assets, "girl", "image", "图1")], first_frame=assets["first_frame"])  # fmt: skip
@@ -101,6 +104,7 @@ def test_first_frame_is_frame_zero_and_size_kept(assets, tmp_path):
     assert np.mean(np.abs(frame0 - expected)) < 4.0
 
 
+@pytest.mark.engine
 def test_silent_when_audio_is_off(assets, tmp_path):
     job = RenderJob(width=W, height=H, duration=2, seed=1, watermark=False, audio=False,
                     assets=[_asset(assets, "girl", "image", "图1", voice=assets["girl_voice"])])  # fmt: skip
@@ -109,6 +113,7 @@ def test_silent_when_audio_is_off(assets, tmp_path):
         assert len(c.streams.audio) == 0
 
 
+@pytest.mark.engine
 def test_watermark_bottom_right(assets, tmp_path):
     def job(mark):
         return RenderJob(width=640, height=360, duration=2, seed=9, watermark=mark, audio=False,
@@ -123,6 +128,7 @@ def test_watermark_bottom_right(assets, tmp_path):
     assert inside > 20 and outside < 1.5
 
 
+@pytest.mark.engine
 def test_same_job_same_bytes(assets, tmp_path):
     def job(seed):
         return RenderJob(width=W, height=H, duration=2, seed=seed, watermark=True, audio=True,
@@ -135,6 +141,7 @@ def test_same_job_same_bytes(assets, tmp_path):
     assert digest[0] != digest[2]
 
 
+@pytest.mark.engine
 @pytest.mark.parametrize("size", [(1280, 720), (832, 1104), (1088, 832)])
 def test_spec_sizes(assets, tmp_path, size):
     job = RenderJob(width=size[0], height=size[1], duration=2, seed=1, watermark=True, audio=True,
@@ -169,6 +176,7 @@ def _bodies(url: str) -> dict[str, dict]:
                 {"type": "reference_image", "url": url}]}, "parameters": {"resolution": "720P", "duration": 2}}}  # fmt: skip
 
 
+@pytest.mark.server
 def test_engine_flag_and_per_model_variable_through_a_server(media, assets, tmp_path):
     """`r2v serve --engine reel` renders every model with the reel engine, except the one R2V_ENGINES gives back
     to the animatic engine."""
@@ -199,13 +207,13 @@ def test_engine_flag_and_per_model_variable_through_a_server(media, assets, tmp_
     assert _reel_framing(frames["wan2.7-r2v"], girl) < 0.8  # R2V_ENGINES: the animatic engine
 
 
+@pytest.mark.engine
 def test_the_engine_variable_sets_every_models_engine(media, assets, tmp_path, monkeypatch):
     from fastapi.testclient import TestClient
 
-    from r2v.api.app import create_app
     from r2v.clock import FakeClock
     from r2v.config import Settings
-    from r2v.wiring import build, runner_for
+    from r2v.wiring import build, build_app, runner_for
     from tests.conftest import KEY
 
     monkeypatch.setenv("R2V_ENGINE", "reel")
@@ -213,14 +221,15 @@ def test_the_engine_variable_sets_every_models_engine(media, assets, tmp_path, m
     monkeypatch.setenv("R2V_ALLOW_PRIVATE_URLS", "1")
     parts = build(Settings(data_dir=tmp_path / "data"), FakeClock())
     headers = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
-    client = TestClient(create_app(parts), base_url="http://r2v.test")
+    client = TestClient(build_app(parts), base_url="http://r2v.test")
     body = _bodies(media.url("girl.png"))["wan2.7-r2v"]
     task_id = client.post("/api/v1/services/aigc/video-generation/video-synthesis", json=body,
                           headers=headers).json()["output"]["task_id"]  # fmt: skip
     runner_for(parts).run(parts.tasks.claim_next("w", parts.clock.now_ms(), None))
     output = client.get(f"/api/v1/tasks/{task_id}", headers=headers).json()["output"]
     assert output["task_status"] == "SUCCEEDED", output
-    result = parts.blobs.local_path(f"results/{task_id}.mp4")
+    result = tmp_path / "result.mp4"
+    assert parts.blobs.fetch(f"results/{task_id}.mp4", result)
     assert _reel_framing(_first_frame(result), read_image(assets["girl"])) > 0.95
 
 
@@ -232,6 +241,7 @@ def test_the_engine_variable_sets_every_models_engine(media, assets, tmp_path, m
      ((), {"R2V_ENGINES": "wan2.7r2v=reel"}, "R2V_ENGINES: 'wan2.7r2v=reel' is not MODEL=ENGINE")],
     ids=["flag", "R2V_ENGINE", "R2V_ENGINES", "unknown-model"],
 )  # fmt: skip
+@pytest.mark.server
 def test_an_unknown_engine_stops_serve_naming_it(tmp_path, args, env, named):
     import os
     import subprocess

@@ -11,6 +11,8 @@ import pytest
 from tests.conftest import KEY, OTHER_KEY
 from tests.helpers import ServerProcess, assert_spec_video, download, wait_status
 
+pytestmark = pytest.mark.server
+
 
 def _ref_image(media):
     return [{"type": "reference_image", "url": media.url("girl.png")}]

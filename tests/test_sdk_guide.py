@@ -7,11 +7,14 @@ from http import HTTPStatus
 import av
 import httpx
 import numpy as np
+import pytest
 
 from r2v.demo.guide import PROMPT as GUIDE_PROMPT
 from r2v.render.decode import read_image
 from tests.conftest import KEY, guide_media
 from tests.helpers import assert_spec_video, download
+
+pytestmark = pytest.mark.server
 
 STORYBOARD_PROMPT = (
     "参考图片，3D卡通冒险电影风，角色Q版但材质细腻，动作流畅，色彩鲜明，保持角色与森林场景一致，不要加入文字。"

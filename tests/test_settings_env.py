@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from r2v.api.app import create_app
 from r2v.clock import FakeClock
-from r2v.config import Settings, WanOptions
+from r2v.config import Settings, wan_options_from_env
 from r2v.errors import TaskFailure
 from r2v.media.fetch import download
-from r2v.wiring import build, runner_for
+from r2v.wiring import build, build_app, runner_for
 from tests.conftest import KEY
 from tests.helpers import ServerProcess, free_port, wait_status
 from tests.hostile import HostileServer
@@ -41,7 +40,7 @@ def _body(url: str, **parameters) -> dict:
 def _client(tmp_path) -> tuple:
     """The API on Settings() from the environment, with an injected clock (in-process)."""
     parts = build(Settings(data_dir=tmp_path / "data"), FakeClock())
-    return parts, TestClient(create_app(parts), base_url="http://r2v.test")
+    return parts, TestClient(build_app(parts), base_url="http://r2v.test")
 
 
 def _r2v(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
@@ -52,6 +51,7 @@ def _r2v(*args: str, env: dict | None = None, cwd=None) -> subprocess.CompletedP
 # -- who may call, where data lives --------------------------------------------------------------------------
 
 
+@pytest.mark.http
 def test_api_keys_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("R2V_API_KEYS", "sk-env-one, sk-env-two")
     _, client = _client(tmp_path)
@@ -61,6 +61,7 @@ def test_api_keys_from_the_environment(tmp_path, monkeypatch):
     assert refused.status_code == 401 and refused.json()["code"] == "InvalidApiKey"
 
 
+@pytest.mark.server
 def test_data_dir_from_the_environment(tmp_path):
     """`r2v keys create` without --data-dir keeps its key where R2V_DATA_DIR says (and nothing in the cwd)."""
     done = _r2v("keys", "create", "--name", "from-env", env={"R2V_DATA_DIR": str(tmp_path / "elsewhere")},
@@ -94,6 +95,7 @@ def _fetch(tmp_path, url: str) -> str:
     return "ok"
 
 
+@pytest.mark.http
 def test_private_urls_from_the_environment(tmp_path, monkeypatch, loopback_media):
     one, two = loopback_media["127.0.0.1"].url("girl.png"), loopback_media["127.0.0.2"].url("girl.png")
     monkeypatch.delenv("R2V_ALLOW_PRIVATE_URLS", raising=False)
@@ -107,6 +109,7 @@ def test_private_urls_from_the_environment(tmp_path, monkeypatch, loopback_media
     assert "non-public address (127.0.0.1); refused" in _fetch(tmp_path, one)
 
 
+@pytest.mark.http
 def test_url_allow_hosts_from_the_environment(tmp_path, monkeypatch, loopback_media):
     port = loopback_media["127.0.0.1"].port
     monkeypatch.setenv("R2V_ALLOW_PRIVATE_URLS", "1")
@@ -120,6 +123,7 @@ def test_url_allow_hosts_from_the_environment(tmp_path, monkeypatch, loopback_me
 # -- rate limits ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.http
 def test_rate_limits_from_the_environment(tmp_path, monkeypatch, media):
     monkeypatch.setenv("R2V_API_KEYS", KEY)
     monkeypatch.setenv("R2V_RATE_LIMITS", "off")
@@ -171,6 +175,7 @@ def _run_task(server: ServerProcess, body: dict) -> dict:
                        {"SUCCEEDED", "FAILED"})  # fmt: skip
 
 
+@pytest.mark.server
 def test_worker_memory_limit_from_the_environment(tmp_path, media):
     """R2V_WORKER_MEMORY_MB is the address-space limit of each worker process, exactly. 1024 MB holds a warm
     worker (about 830 MB here) but not a 720P render (about 1300 MB at its peak): the task fails cleanly, the
@@ -209,6 +214,7 @@ class _ServerOn(ServerProcess):
         return f"http://{self.host}:{self.port}"
 
 
+@pytest.mark.server
 def test_serve_flags(tmp_path):
     """--host, --port, --workers, --region, --public-url and --data-dir, each observed on the running server."""
     server = _ServerOn(tmp_path / "data", KEY, workers=2, extra_args=(
@@ -237,6 +243,7 @@ NUMBERS = ["R2V_FETCH_CONNECT_TIMEOUT_S", "R2V_FETCH_TIMEOUT_S", "R2V_TASK_TIMEO
 COUNTS = ["R2V_WORKER_MEMORY_MB", "R2V_PROBE_MEMORY_MB", "R2V_WAN_STEPS"]
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("name", NUMBERS + COUNTS)
 @pytest.mark.parametrize("value", ["soon", "0", "-5", "nan", "inf"])
 def test_every_numeric_variable_refuses_a_bad_value_naming_itself(tmp_path, monkeypatch, name, value):
@@ -245,6 +252,7 @@ def test_every_numeric_variable_refuses_a_bad_value_naming_itself(tmp_path, monk
         Settings(data_dir=tmp_path)
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("name", COUNTS)
 def test_counts_are_whole_numbers(tmp_path, monkeypatch, name):
     monkeypatch.setenv(name, "2.5")
@@ -268,6 +276,7 @@ def test_counts_are_whole_numbers(tmp_path, monkeypatch, name):
      ({"R2V_WAN_MODEL_DIR": "/no/such/wan"}, ("--engine", "wan"), "/no/such/wan")],
     ids=["float", "count", "whole", "rate-limits", "networks", "words-file", "wan-model-dir"],
 )  # fmt: skip
+@pytest.mark.server
 def test_a_bad_setting_stops_serve_naming_it(tmp_path, env, args, message):
     done = _r2v("serve", "--data-dir", str(tmp_path / "d"), "--port", str(free_port()), *args, env=env)
     assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
@@ -304,7 +313,7 @@ def wan_env(tiny, monkeypatch):
 def _wan_engine(tmp_path):
     """The engine a worker builds from Settings() (the environment) for a wan2.7-r2v task, loaded."""
     runner = runner_for(build(Settings(data_dir=tmp_path / "data"), FakeClock()))
-    engine = runner.engine_for("wan2.7-r2v")
+    engine = runner.engines.for_model("wan2.7-r2v")
     engine.warm_up()
     return engine
 
@@ -324,6 +333,7 @@ def _inner(transformer):
     return getattr(transformer, "inner", transformer)  # under the batched-guidance wrapper, if any
 
 
+@pytest.mark.http
 def test_wan_options_from_the_environment_reach_the_pipeline(wan_env, assets, tmp_path, monkeypatch):
     """R2V_WAN_MODEL_DIR, _STEPS, _SHIFT, _RESOLUTION, _GUIDANCE, _ATTENTION and _BATCHED_CFG=0, observed on one
     render: the arguments of the pipeline call, the timesteps and attention kernel the transformer ran with,
@@ -374,6 +384,7 @@ def test_wan_options_from_the_environment_reach_the_pipeline(wan_env, assets, tm
     assert kernels["_native_math"] > 0 and kernels["native"] == 0
 
 
+@pytest.mark.http
 @pytest.mark.parametrize("threshold, skips", [("10", True), ("0.000001", False)])
 def test_wan_step_cache_from_the_environment(wan_env, assets, tmp_path, threshold, skips):
     """R2V_WAN_CACHE=first-block skips the transformer's later blocks on steps whose first block barely changed;
@@ -392,12 +403,14 @@ def test_wan_step_cache_from_the_environment(wan_env, assets, tmp_path, threshol
     assert (0 < len(runs) < 5) if skips else len(runs) == 5  # one batched pass a step without the cache
 
 
+@pytest.mark.http
 def test_an_unknown_wan_cache_is_refused_naming_the_variable(wan_env, tmp_path):
     wan_env.setenv("R2V_WAN_CACHE", "everything")
     with pytest.raises(ValueError, match="R2V_WAN_CACHE: unknown step cache 'everything'"):
         _wan_engine(tmp_path)
 
 
+@pytest.mark.http
 def test_wan_compile_and_offload_from_the_environment(wan_env, tmp_path):
     """What can be seen on a CPU: R2V_WAN_COMPILE=1 compiles the transformer (compiling and running it takes
     minutes here, so nothing is rendered), R2V_WAN_OFFLOAD=1 puts the pipeline under accelerate's offload hooks
@@ -415,4 +428,4 @@ def test_wan_compile_and_offload_from_the_environment(wan_env, tmp_path):
     assert not isinstance(offloaded.transformer, BatchedGuidance)
     assert all(hasattr(getattr(offloaded, part), "_hf_hook") for part in ("transformer", "vae", "text_encoder"))
     wan_env.setenv("R2V_WAN_BATCHED_CFG", "off")
-    assert not WanOptions().batched_guidance
+    assert not wan_options_from_env().batched_guidance

@@ -13,9 +13,12 @@ import sqlite3
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import KEY
 from tests.helpers import ServerProcess, assert_spec_video, is_alive, wait_status
+
+pytestmark = pytest.mark.server
 
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}

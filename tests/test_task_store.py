@@ -1,32 +1,37 @@
-"""The SQLite task store on a real database file: every state change is one conditional UPDATE, so a cancel and
-a claim (or a stale attempt and the live one) never both win; listing, the per-key running cap, crash recovery
-with its attempt cap, and retention."""
+"""The TaskStore contract, run on every database backend (tests/backends.py): every state change is one
+conditional update along an edge of the state machine (tasks.model.TRANSITIONS), so a cancel and a claim (or a stale
+attempt and the live one) never both win; listing, the per-key running cap, crash recovery with its attempt cap,
+and retention. Every test goes through the port only; the stores are opened by the composition root from a URL."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
-from r2v.db import Database
 from r2v.errors import INTERNAL_ERROR
-from r2v.tasks.model import MAX_ATTEMPTS, ListFilter, Task, TaskStatus
-from r2v.tasks.sqlite_store import SqliteTaskStore
+from r2v.tasks import model
+from r2v.tasks.model import MAX_ATTEMPTS, TRANSITIONS, ListFilter, Task, TaskStatus
+from r2v.tasks.store import TaskStore
+from tests.backends import DATABASES, components
+
+pytestmark = pytest.mark.unit
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELED = (TaskStatus.PENDING, TaskStatus.RUNNING, TaskStatus.SUCCEEDED,
                                                  TaskStatus.FAILED, TaskStatus.CANCELED)  # fmt: skip
 
 
-@pytest.fixture
-def db(tmp_path) -> Database:
-    database = Database(tmp_path / "r2v.db")
-    yield database
-    database.close()
+@pytest.fixture(params=sorted(DATABASES))
+def open_store(request, tmp_path) -> Callable[..., TaskStore]:
+    """Opens a TaskStore on the backend under test: the same database for the same `folder` (one more connection,
+    as the server and each of its worker processes have), a fresh one for a new folder."""
+    return lambda folder="db": components(tmp_path / folder, database=request.param).tasks
 
 
 @pytest.fixture
-def store(db) -> SqliteTaskStore:
-    return SqliteTaskStore(db)
+def store(open_store) -> TaskStore:
+    return open_store()
 
 
 def task(task_id: str, owner: str = "alice", submit_ms: int = 1000, status: TaskStatus = PENDING, **extra) -> Task:
@@ -37,16 +42,12 @@ def task(task_id: str, owner: str = "alice", submit_ms: int = 1000, status: Task
     return Task(task_id=task_id, owner=owner, status=status, submit_ms=submit_ms, **fields)
 
 
-def add(store: SqliteTaskStore, *tasks: Task) -> None:
+def add(store: TaskStore, *tasks: Task) -> None:
     for t in tasks:
         store.create(t)
 
 
-def worker_of(db: Database, task_id: str) -> str | None:
-    return db.execute("SELECT worker FROM tasks WHERE task_id = ?", (task_id,)).fetchone()["worker"]
-
-
-def running(store: SqliteTaskStore, task_id: str, worker: str = "w1", now_ms: int = 2000) -> Task:
+def running(store: TaskStore, task_id: str, worker: str = "w1", now_ms: int = 2000) -> Task:
     """Claims `task_id`, which must be the only PENDING task."""
     claimed = store.claim_next(worker, now_ms, None)
     assert claimed is not None and claimed.task_id == task_id
@@ -62,17 +63,24 @@ def test_create_and_get_keep_every_field(store):
                 actual_prompt="shot 1", progress=100, attempt=2, code=None, message=None, result_name="t1.mp4",
                 usage_json='{"duration": 5}')  # fmt: skip
     failed = task("t2", status=FAILED, code="InternalError", message="boom", end_ms=20)
-    add(store, full, failed)
+    busy = task("t3", status=RUNNING, attempt=1, worker="w7", scheduled_ms=30, progress=55)
+    add(store, full, failed, busy)
     assert store.get("t1") == full
     assert store.get("t2") == failed
+    assert store.get("t3") == busy and store.get("t3").worker == "w7"
     assert isinstance(store.get("t1").status, TaskStatus)
     assert store.get("nope") is None
 
 
 def test_task_ids_are_unique(store):
     store.create(task("t1"))
-    with pytest.raises(Exception, match="UNIQUE"):
+    with pytest.raises(Exception):  # noqa: B017 - the port names no exception for it (each database has its own)
         store.create(task("t1", owner="bob"))
+    assert store.get("t1") == task("t1")  # the first one stands
+
+
+def test_check_answers_on_a_reachable_store(store):
+    store.check()  # health: raises only when the database cannot be reached
 
 
 def test_terminal_states():
@@ -156,14 +164,14 @@ def test_a_claimed_task_cannot_be_canceled_and_a_canceled_one_cannot_be_claimed(
     assert store.get("t2").status == CANCELED
 
 
-def test_claim_takes_the_oldest_and_starts_an_attempt(store, db):
+def test_claim_takes_the_oldest_and_starts_an_attempt(store):
     add(store, task("new", submit_ms=300), task("old", submit_ms=100, progress=40), task("mid", submit_ms=200))
     claimed = store.claim_next("w1", 5000, None)
     assert claimed == store.get("old")
     assert (claimed.status, claimed.scheduled_ms, claimed.attempt, claimed.progress) == (RUNNING, 5000, 1, 0)
-    assert worker_of(db, "old") == "w1"
+    assert store.get("old").worker == "w1"
     assert [store.claim_next("w2", 6000, None).task_id for _ in range(2)] == ["mid", "new"]
-    assert worker_of(db, "mid") == "w2"
+    assert store.get("mid").worker == "w2"
     assert store.claim_next("w1", 7000, None) is None
 
 
@@ -201,36 +209,28 @@ def test_a_cap_of_zero_runs_nothing(store):
     assert store.claim_next("w", 10, 0) is None
 
 
-def test_concurrent_claims_and_cancels_never_both_win(tmp_path):
-    """Four connections (as the server and its worker processes have), racing: each task is either claimed or
-    canceled, never both, and no task is claimed twice."""
-    path = tmp_path / "race.db"
-    setup = Database(path)
+def test_concurrent_claims_and_cancels_never_both_win(store, open_store):
+    """Four more connections to the same database (as the server and its worker processes have), racing: each
+    task is either claimed or canceled, never both, and no task is claimed twice."""
     n = 150
-    add(SqliteTaskStore(setup), *(task(f"t{i:03}", submit_ms=i) for i in range(n)))
+    add(store, *(task(f"t{i:03}", submit_ms=i) for i in range(n)))
     claimed: list[str] = []
     canceled: list[str] = []
     start = threading.Barrier(4)
 
-    def claimer(name: str) -> None:
-        db = Database(path)
-        store = SqliteTaskStore(db)
+    def claimer(other: TaskStore, name: str) -> None:
         start.wait()
-        while (t := store.claim_next(name, 1, None)) is not None:
+        while (t := other.claim_next(name, 1, None)) is not None:
             claimed.append(t.task_id)
-        db.close()
 
-    def canceler() -> None:
-        db = Database(path)
-        store = SqliteTaskStore(db)
+    def canceler(other: TaskStore) -> None:
         start.wait()
         for i in reversed(range(n)):
-            if store.cancel_pending(f"t{i:03}", "alice", 2):
+            if other.cancel_pending(f"t{i:03}", "alice", 2):
                 canceled.append(f"t{i:03}")
-        db.close()
 
-    threads = [threading.Thread(target=claimer, args=(f"w{i}",)) for i in range(3)] + [
-        threading.Thread(target=canceler)
+    threads = [threading.Thread(target=claimer, args=(open_store(), f"w{i}")) for i in range(3)] + [
+        threading.Thread(target=canceler, args=(open_store(),))
     ]
     for thread in threads:
         thread.start()
@@ -239,10 +239,8 @@ def test_concurrent_claims_and_cancels_never_both_win(tmp_path):
     assert len(claimed) == len(set(claimed))
     assert not set(claimed) & set(canceled)
     assert sorted(claimed + canceled) == [f"t{i:03}" for i in range(n)]
-    store = SqliteTaskStore(setup)
     assert all(store.get(t).status == RUNNING and store.get(t).attempt == 1 for t in claimed)
     assert all(store.get(t).status == CANCELED for t in canceled)
-    setup.close()
 
 
 # --- progress, plan, success and failure of one attempt ----------------------------------------------------------
@@ -263,7 +261,7 @@ def test_progress_only_for_the_live_attempt(store):
     assert store.get("t1").progress == 100
 
 
-def test_succeed(store, db):
+def test_succeed(store):
     add(store, task("t1"))
     live = running(store, "t1")
     assert not store.succeed("t1", live.attempt + 1, 3000, "x.mp4", "{}", None)  # a stale or future attempt
@@ -272,7 +270,7 @@ def test_succeed(store, db):
     got = store.get("t1")
     assert (got.status, got.end_ms, got.result_name, got.usage_json, got.actual_prompt, got.progress) == (
         SUCCEEDED, 3000, "t1.mp4", '{"duration": 5}', "shot script", 100)  # fmt: skip
-    assert worker_of(db, "t1") is None
+    assert store.get("t1").worker is None
     assert not store.succeed("t1", live.attempt, 4000, "again.mp4", "{}", None)  # exactly once
     assert store.get("t1").result_name == "t1.mp4"
     assert not store.fail("t1", live.attempt, 4000, "InternalError", "late")
@@ -285,7 +283,7 @@ def test_succeed_needs_a_running_task(store):
     assert store.get("t1").status == PENDING
 
 
-def test_fail_for_one_attempt_or_any(store, db):
+def test_fail_for_one_attempt_or_any(store):
     add(store, task("t1", submit_ms=1), task("t2", submit_ms=2))
     first = running(store, "t1")
     assert not store.fail("t1", first.attempt + 1, 3000, "InternalError", "stale")
@@ -294,7 +292,7 @@ def test_fail_for_one_attempt_or_any(store, db):
     got = store.get("t1")
     assert (got.status, got.end_ms, got.code, got.message) == (FAILED, 3000, "BadRequest.TooLarge",
                                                                "input.media[0].url: too large")  # fmt: skip
-    assert worker_of(db, "t1") is None
+    assert store.get("t1").worker is None
     assert not store.fail("t1", first.attempt, 3100, "InternalError", "twice")
     assert store.get("t1").code == "BadRequest.TooLarge"
     second = running(store, "t2")
@@ -341,7 +339,7 @@ def test_plan_of_the_live_attempt(store):
 # --- cancel of RUNNING tasks (the r2v extension) -------------------------------------------------------------------
 
 
-def test_cancel_of_a_running_task_is_a_request_until_its_worker_stops(store, db):
+def test_cancel_of_a_running_task_is_a_request_until_its_worker_stops(store):
     add(store, task("t1", submit_ms=1), task("t2", submit_ms=2))
     assert not store.request_cancel_running("t1", "alice")  # PENDING: cancel_pending's business
     assert not store.cancel_requested("t1")
@@ -355,7 +353,7 @@ def test_cancel_of_a_running_task_is_a_request_until_its_worker_stops(store, db)
     assert store.cancel_running("t1", live.attempt, 7000)
     got = store.get("t1")
     assert (got.status, got.end_ms) == (CANCELED, 7000)
-    assert worker_of(db, "t1") is None
+    assert store.get("t1").worker is None
     assert not store.cancel_requested("t1")  # the request is consumed
     assert not store.cancel_running("t1", live.attempt, 8000)  # once
     assert store.get("t1").end_ms == 7000
@@ -371,7 +369,7 @@ def test_cancel_running_only_for_running_tasks(store):
 # --- crash recovery and the attempt cap ----------------------------------------------------------------------------
 
 
-def test_requeue_puts_running_tasks_back(store, db):
+def test_requeue_puts_running_tasks_back(store):
     add(store, task("t1", submit_ms=1), task("t2", submit_ms=2), task("t3", submit_ms=3))
     store.claim_next("w1", 100, None)
     store.claim_next("w2", 100, None)
@@ -379,8 +377,8 @@ def test_requeue_puts_running_tasks_back(store, db):
     assert store.requeue_running(500, "w1") == 1  # only w1's
     got = store.get("t1")
     assert (got.status, got.scheduled_ms, got.progress, got.attempt) == (PENDING, None, 0, 1)
-    assert worker_of(db, "t1") is None
-    assert store.get("t2").status == RUNNING and worker_of(db, "t2") == "w2"
+    assert store.get("t1").worker is None
+    assert store.get("t2").status == RUNNING and store.get("t2").worker == "w2"
     assert store.requeue_running(600, "w9") == 0
     assert store.requeue_running(700) == 1  # every worker's
     assert store.get("t2").status == PENDING
@@ -403,17 +401,15 @@ def test_the_attempt_cap_fails_a_task_that_keeps_killing_its_worker(store):
     assert store.claim_next("w1", 9000, None) is None
 
 
-def test_a_graceful_stop_releases_the_task_without_using_an_attempt(store, db):
-    add(store, task("t1", submit_ms=1), task("t2", submit_ms=2))
-    store.claim_next("w1", 100, None)
-    store.claim_next("w2", 100, None)
-    store.set_progress("t1", 1, 40)
-    db.execute("UPDATE tasks SET attempt = ? WHERE task_id = 't1'", (MAX_ATTEMPTS,))  # its last attempt
+def test_a_graceful_stop_releases_the_task_without_using_an_attempt(store):
+    add(store, task("t1", submit_ms=1, status=RUNNING, attempt=MAX_ATTEMPTS, worker="w1", scheduled_ms=100,
+                    progress=40),  # on its last attempt
+        task("t2", submit_ms=2, status=RUNNING, attempt=1, worker="w2", scheduled_ms=100))  # fmt: skip
     assert store.release_running("w1") == 1 and store.release_running("w9") == 0
     got = store.get("t1")
     assert (got.status, got.scheduled_ms, got.progress, got.attempt, got.end_ms) == (
         PENDING, None, 0, MAX_ATTEMPTS - 1, None)  # fmt: skip
-    assert worker_of(db, "t1") is None and store.get("t2").status == RUNNING  # only w1's
+    assert store.get("t1").worker is None and store.get("t2").status == RUNNING  # only w1's
     rerun = store.claim_next("w3", 200, None)
     assert (rerun.task_id, rerun.attempt) == ("t1", MAX_ATTEMPTS)  # the same attempt runs again
     assert store.release_running("w3") == 1 and store.get("t1").status == PENDING  # never failed by a stop
@@ -428,11 +424,9 @@ def test_requeue_counts_failed_and_requeued(store):
     assert store.get("b").end_ms is None and store.get("a").end_ms == 50
 
 
-def test_requeue_of_one_worker_leaves_the_others_at_their_cap(store, db):
-    add(store, task("a", submit_ms=1), task("b", submit_ms=2))
-    store.claim_next("w1", 1, None)
-    store.claim_next("w2", 1, None)
-    db.execute("UPDATE tasks SET attempt = ?", (MAX_ATTEMPTS,))
+def test_requeue_of_one_worker_leaves_the_others_at_their_cap(store):
+    add(store, task("a", submit_ms=1, status=RUNNING, attempt=MAX_ATTEMPTS, worker="w1", scheduled_ms=1),
+        task("b", submit_ms=2, status=RUNNING, attempt=MAX_ATTEMPTS, worker="w2", scheduled_ms=1))  # fmt: skip
     assert store.requeue_running(10, "w1") == 1
     assert store.get("a").status == FAILED and store.get("b").status == RUNNING
 
@@ -440,7 +434,7 @@ def test_requeue_of_one_worker_leaves_the_others_at_their_cap(store, db):
 # --- the time limit --------------------------------------------------------------------------------------------
 
 
-def test_fail_overdue(store, db):
+def test_fail_overdue(store):
     add(store, task("t1", submit_ms=1), task("t2", submit_ms=2))
     store.claim_next("w1", 1000, None)
     store.claim_next("w2", 1000, None)
@@ -451,7 +445,7 @@ def test_fail_overdue(store, db):
     got = store.get("t1")
     assert (got.status, got.end_ms, got.code, got.message) == (FAILED, 6000, INTERNAL_ERROR,
                                                                "rendering took longer than 1800 s")  # fmt: skip
-    assert worker_of(db, "t1") is None
+    assert store.get("t1").worker is None
     assert store.get("t2").status == RUNNING
     assert not store.fail_overdue("w1", 9999, 7000, "again")
 
@@ -459,17 +453,20 @@ def test_fail_overdue(store, db):
 # --- retention -----------------------------------------------------------------------------------------------------
 
 
-def test_retention_deletes_by_end_time_and_never_running_tasks(store, db):
+def test_retention_deletes_by_end_time_and_never_running_tasks(store):
     add(store,
-        task("ended-old", submit_ms=10, status=SUCCEEDED, end_ms=50),
+        task("ended-old", submit_ms=10, status=RUNNING, attempt=1, worker="w1", scheduled_ms=20),
         task("ended-at-limit", submit_ms=10, status=FAILED, end_ms=100),  # not before the limit
         task("submitted-old-ended-late", submit_ms=10, status=SUCCEEDED, end_ms=150),
         task("canceled-old", submit_ms=20, status=CANCELED, end_ms=60),
         task("pending-old", submit_ms=30),  # no end: measured from submission
         task("pending-new", submit_ms=120),
         task("running-old", submit_ms=5, status=RUNNING))  # fmt: skip
-    db.execute("INSERT INTO plans (task_id, plan_json) VALUES ('ended-old', '{}')")
-    db.execute("INSERT INTO cancel_requests (task_id) VALUES ('ended-old')")
+    # ended-old ends with a plan and with a cancel request its worker did not see in time
+    store.set_plan("ended-old", 1, "{}")
+    assert store.request_cancel_running("ended-old", "alice")
+    assert store.succeed("ended-old", 1, 50, "ended-old.mp4", "{}", None)
+    assert store.get_plan("ended-old") == "{}" and store.cancel_requested("ended-old")
     deleted = store.delete_finished_before(100)
     assert sorted(deleted) == ["canceled-old", "ended-old", "pending-old"]
     for gone in deleted:
@@ -480,3 +477,88 @@ def test_retention_deletes_by_end_time_and_never_running_tasks(store, db):
     assert store.delete_finished_before(100) == []
     assert sorted(store.delete_finished_before(10**9)) == ["ended-at-limit", "pending-new", "submitted-old-ended-late"]
     assert store.get("running-old").status == RUNNING
+
+
+# --- the state machine -----------------------------------------------------------------------------------------
+
+EDGES = {(source, target) for source, targets in TRANSITIONS.items() for target in targets}
+NOW = 5000
+
+# Where a task can stand when an operation reaches it: every status with a worker and an attempt (so that only
+# the status guard stops an operation that must not touch it), a PENDING task that never ran, and a RUNNING one on
+# its last attempt.
+STARTS: dict[str, dict] = {
+    **{status.value: dict(status=status, attempt=1, scheduled_ms=1000) for status in TRANSITIONS},
+    "PENDING, never run": dict(status=PENDING, attempt=0),
+    "RUNNING, last attempt": dict(status=RUNNING, attempt=MAX_ATTEMPTS, scheduled_ms=1000),
+}
+
+REQUEUED = {(RUNNING, PENDING), (RUNNING, FAILED)}  # back in the queue, or failed after its last attempt
+# Every operation of the port that may change a status, aimed at one task `t` as its own worker would call it
+# (with its attempt), and the edges each one may take. claim_next and requeue_running of all workers aim at none.
+MOVES: dict[str, tuple[Callable[[TaskStore, Task], object], set]] = {
+    "claim_next": (lambda s, t: s.claim_next("w-new", NOW, None), {(PENDING, RUNNING)}),
+    "cancel_pending": (lambda s, t: s.cancel_pending(t.task_id, t.owner, NOW), {(PENDING, CANCELED)}),
+    "cancel_running": (lambda s, t: s.cancel_running(t.task_id, t.attempt, NOW), {(RUNNING, CANCELED)}),
+    "succeed": (lambda s, t: s.succeed(t.task_id, t.attempt, NOW, "r.mp4", "{}", None), {(RUNNING, SUCCEEDED)}),
+    "fail": (lambda s, t: s.fail(t.task_id, t.attempt, NOW, INTERNAL_ERROR, "x"), {(RUNNING, FAILED)}),
+    "fail, any attempt": (lambda s, t: s.fail(t.task_id, None, NOW, INTERNAL_ERROR, "x"), {(RUNNING, FAILED)}),
+    "fail_overdue": (lambda s, t: s.fail_overdue(t.worker or "idle", NOW, NOW, "x"), {(RUNNING, FAILED)}),
+    "requeue_running, one worker": (lambda s, t: s.requeue_running(NOW, t.worker or "idle"), REQUEUED),
+    "requeue_running, all": (lambda s, t: s.requeue_running(NOW), REQUEUED),
+    "release_running": (lambda s, t: s.release_running(t.worker or "idle"), {(RUNNING, PENDING)}),
+}
+AIMED_AT_NONE = {"claim_next", "requeue_running, all"}
+# Operations that never change a status.
+STILLS: dict[str, Callable[[TaskStore, Task], object]] = {
+    "set_progress": lambda s, t: s.set_progress(t.task_id, t.attempt, 50),
+    "set_plan": lambda s, t: s.set_plan(t.task_id, t.attempt, "{}"),
+    "request_cancel_running": lambda s, t: s.request_cancel_running(t.task_id, t.owner),
+    "cancel_requested": lambda s, t: s.cancel_requested(t.task_id),
+}
+
+
+def test_the_store_walks_exactly_the_declared_state_machine(open_store):
+    """Every operation, on a database holding a task in every status, aimed at each task in turn: each status
+    change the store makes is an edge of TRANSITIONS that the operation may take, made only to the task it aimed at,
+    and the operation says so (True, the claimed task, or the count) exactly when it made it; every edge of
+    TRANSITIONS is taken by some operation."""
+    assert set(TRANSITIONS) == set(TaskStatus) - {TaskStatus.UNKNOWN}  # every stored status has its row
+    assert all(target in TRANSITIONS for targets in TRANSITIONS.values() for target in targets)
+    taken: dict[str, set] = {name: set() for name in MOVES}
+    for name, operation in [*((n, m[0]) for n, m in MOVES.items()), *STILLS.items()]:
+        store = open_store(f"walk/{name}")  # a database of its own for each operation
+        tasks = [task(f"t{i}", submit_ms=i, worker=f"w{i}" if fields["attempt"] else None, **fields)
+                 for i, fields in enumerate(STARTS.values())]  # fmt: skip
+        add(store, *tasks)
+        for aimed in tasks:
+            before = {t.task_id: store.get(t.task_id).status for t in tasks}
+            answer = operation(store, aimed)
+            after = {t.task_id: store.get(t.task_id).status for t in tasks}
+            changes = {i: (before[i], after[i]) for i in before if before[i] != after[i]}
+            where = (name, aimed.task_id, changes, answer)
+            if name in STILLS:
+                assert not changes, where
+                continue
+            assert set(changes.values()) <= MOVES[name][1] <= EDGES, where
+            taken[name] |= set(changes.values())
+            if name not in AIMED_AT_NONE:
+                assert set(changes) <= {aimed.task_id}, where
+            if isinstance(answer, Task):
+                assert set(changes) == {answer.task_id} and after[answer.task_id] == answer.status, where
+            elif isinstance(answer, int) and not isinstance(answer, bool):
+                assert answer == len(changes), where
+            else:
+                assert bool(answer) == bool(changes), where
+    assert taken == {name: edges for name, (_, edges) in MOVES.items()}  # each operation takes each of its edges
+    assert set().union(*taken.values()) == EDGES
+
+
+def test_transition_refuses_every_move_the_machine_does_not_have():
+    for source in TRANSITIONS:
+        for target in TaskStatus:
+            if (source, target) in EDGES:
+                assert model.transition(source, target) == (target.value, source.value)
+            else:
+                with pytest.raises(ValueError, match=f"from {source} to {target}"):
+                    model.transition(source, target)

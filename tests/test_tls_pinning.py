@@ -18,6 +18,8 @@ from r2v.config import Settings
 from r2v.errors import TaskFailure
 from r2v.media.fetch import FetchPolicy, download, system_resolve
 
+pytestmark = pytest.mark.http
+
 FIELD = "input.media[0].url"
 
 

@@ -7,6 +7,8 @@ import pytest
 from r2v.errors import ApiError
 from r2v.protocol.validate import parse_create
 
+pytestmark = pytest.mark.unit
+
 IMG = {"type": "reference_image", "url": "https://example.com/a.png"}
 VID = {"type": "reference_video", "url": "https://example.com/a.mp4"}
 FF = {"type": "first_frame", "url": "https://example.com/f.png"}

@@ -11,6 +11,8 @@ from r2v.errors import ApiError
 from r2v.protocol import fields
 from r2v.protocol.validate import parse_create
 
+pytestmark = pytest.mark.unit
+
 URL = "https://example.com/"
 IMG = {"type": "reference_image", "url": URL + "a.png"}
 VID = {"type": "reference_video", "url": URL + "a.mp4"}

@@ -17,6 +17,8 @@ from r2v.voice.mix import RATE, TARGET_LUFS, loudness, true_peak_db
 from r2v.voice.timbre import median_pitch, to_world_rate
 from r2v.voice.tts import EspeakSynth, mandarin_to_pinyin
 
+pytestmark = pytest.mark.engine
+
 W, H = 320, 240
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch  # the wan extra: `make test` installs it
 
-from r2v.config import WanOptions  # noqa: E402
 from r2v.director import Cast, direct  # noqa: E402
 from r2v.engines.base import Asset, RenderJob  # noqa: E402
 from r2v.engines.wan.engine import native_size  # noqa: E402
+from r2v.engines.wan.options import WanOptions  # noqa: E402
 from r2v.media.probe import probe  # noqa: E402
 from r2v.render.decode import read_image  # noqa: E402
 from r2v.render.geometry import cover  # noqa: E402
@@ -28,6 +28,8 @@ from r2v.render.retime import retime  # noqa: E402
 from r2v.wan_folder import ModelFolderError, check_folder  # noqa: E402
 from tests.conftest import KEY  # noqa: E402
 from tests.helpers import ServerProcess, assert_spec_video, download, wait_status  # noqa: E402
+
+pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(scope="module", autouse=True)

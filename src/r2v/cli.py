@@ -22,11 +22,8 @@ SHUTDOWN_GRACE_S = 30
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from r2v.api.app import create_app
     from r2v.config import Settings
-    from r2v.service.janitor import Janitor
-    from r2v.wiring import build
-    from r2v.worker.pool import WorkerPool
+    from r2v.wiring import build, build_app, check_locations, janitor_for, worker_pool
 
     settings = Settings(
         data_dir=Path(args.data_dir),
@@ -35,8 +32,10 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         region=args.region,
         public_url=args.public_url,
+        **_backend_settings(args),
         **_engine_settings(args),
     )
+    check_locations(settings)
     problem = _engine_problem(settings)
     if problem:
         print(f"r2v: {problem}", file=sys.stderr)
@@ -49,10 +48,12 @@ def _serve(args: argparse.Namespace) -> int:
         log.warning("recovered %d task(s) interrupted by the last shutdown", recovered)
     if not parts.keys.has_any():
         log.warning("no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS")
-    parts.blobs.clear_scratch()  # half-written files of renders the last shutdown interrupted
-    pool = WorkerPool(settings, parts.clock, parts.tasks)
-    janitor = Janitor(parts)
-    app = create_app(parts, workers_alive=pool.alive)
+    # What renders and writes the last shutdown interrupted left behind (no worker runs yet).
+    shutil.rmtree(settings.scratch_dir, ignore_errors=True)
+    parts.blobs.remove_partial_writes()
+    pool = worker_pool(parts)
+    janitor = janitor_for(parts)
+    app = build_app(parts, workers_alive=pool.alive)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip
     server = uvicorn.Server(config)
@@ -76,13 +77,18 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backend_settings(args: argparse.Namespace) -> dict:
+    """Settings fields from --database and --storage (unset: R2V_DATABASE_URL, R2V_STORAGE_URL, else the data dir)."""
+    return {name: value for name, value in (("database_url", args.database), ("storage_url", args.storage)) if value}
+
+
 def _engine_settings(args: argparse.Namespace) -> dict:
     """Settings fields from the engine flags: --engine for every model, --wan-* for the wan engine."""
     from dataclasses import replace
 
-    from r2v.config import WanOptions, _engine_map
+    from r2v.config import _engine_map, wan_options_from_env
 
-    wan = WanOptions()
+    wan = wan_options_from_env()
     changes = {"model_dir": Path(args.wan_model_dir) if args.wan_model_dir else None, "steps": args.wan_steps,
                "shift": args.wan_shift, "resolution": args.wan_resolution}  # fmt: skip
     wan = replace(wan, **{k: v for k, v in changes.items() if v is not None})
@@ -93,7 +99,7 @@ def _engine_problem(settings) -> str | None:
     """What keeps the configured engines from starting (checked before anything runs), or None."""
     from importlib.util import find_spec
 
-    from r2v.config import ENGINE_NAMES
+    from r2v.engines import ENGINE_NAMES
 
     for model, engine in settings.engines.items():
         if engine not in ENGINE_NAMES:
@@ -120,9 +126,11 @@ def _wan_make_tiny(args: argparse.Namespace) -> int:
 
 def _keys_create(args: argparse.Namespace) -> int:
     from r2v.config import Settings
-    from r2v.wiring import build
+    from r2v.wiring import build, check_locations
 
-    parts = build(Settings(data_dir=Path(args.data_dir)))
+    settings = Settings(data_dir=Path(args.data_dir), **_backend_settings(args))
+    check_locations(settings)
+    parts = build(settings)
     key_id, key = parts.keys.create(args.name, parts.clock.now_ms())
     print(key)
     print(f"(key id {key_id}; the key is shown only this once)", file=sys.stderr)
@@ -134,14 +142,13 @@ def _generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from r2v.clock import Clock
-    from r2v.config import DEFAULT_ENGINE, Settings
-    from r2v.engines import get_engine
+    from r2v.config import Settings
+    from r2v.engines import EngineSet
     from r2v.errors import ApiError, TaskFailure
     from r2v.media.fetch import MediaResolver
     from r2v.protocol.validate import parse_create
     from r2v.service.tasks import save_inline_inputs
-    from r2v.storage.blobs import LocalBlobStore
-    from r2v.wiring import build_moderator, job_rules
+    from r2v.wiring import build_moderator, job_rules, open_storage
     from r2v.worker.pipeline import run_job
 
     body = json.loads(Path(args.request).read_text(encoding="utf-8"))
@@ -149,7 +156,7 @@ def _generate(args: argparse.Namespace) -> int:
     try:
         parsed = parse_create(body, region=args.region, oss_resolve=True, allow_local_paths=True)
         spec = parsed.spec
-        blobs = LocalBlobStore(work)
+        blobs = open_storage((work / "files").as_uri())
         save_inline_inputs(parsed, blobs, "cli")  # data: URIs become files, as on the server
         for ref in spec.media:  # local paths become file:// URLs, which only this CLI's resolver accepts
             if ref.field in parsed.local_paths:
@@ -169,17 +176,18 @@ def _generate(args: argparse.Namespace) -> int:
             policy=settings.fetch_policy(),
             allow_local_files=True,
         )
-        engine = get_engine(settings.engines.get(spec.model, DEFAULT_ENGINE), settings.wan)
+        engine = EngineSet(settings.engines, wan=settings.wan).for_model(spec.model)
         with tqdm(total=100, unit="%", desc="rendering", disable=args.quiet) as bar:
 
             def progress(fraction: float) -> None:
                 bar.update(max(0, int(fraction * 100) - bar.n))
 
             rules = job_rules(settings, build_moderator(settings))
-            outcome = run_job("cli", spec, resolver, blobs, engine, progress, rules)
+            outcome = run_job("cli", spec, resolver, blobs, settings.scratch_dir, engine, progress, rules)
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(blobs.local_path(outcome.result_name), out)
+        out.unlink(missing_ok=True)
+        blobs.fetch(outcome.result_name, out)
     except (ApiError, TaskFailure) as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2
@@ -187,6 +195,15 @@ def _generate(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
     print(json.dumps({"video": str(out.resolve()), "usage": outcome.usage}, ensure_ascii=False))
     return 0
+
+
+def _backend_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", default=None, metavar="URL",
+                        help="where tasks, keys and uploads are kept: sqlite:///FILE ($R2V_DATABASE_URL; default "
+                             "sqlite:///DATA-DIR/r2v.sqlite3)")  # fmt: skip
+    parser.add_argument("--storage", default=None, metavar="URL",
+                        help="where uploads and results are kept: file:///DIR ($R2V_STORAGE_URL; default "
+                             "file:///DATA-DIR/files)")  # fmt: skip
 
 
 def _engine_flags(parser: argparse.ArgumentParser) -> None:
@@ -209,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="render worker processes")
     serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
     serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
+    _backend_flags(serve)
     _engine_flags(serve)
     serve.set_defaults(func=_serve)
 
@@ -217,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = keys_sub.add_parser("create", help="create an API key and print it once")
     create.add_argument("--name", required=True)
     create.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
+    _backend_flags(create)
     create.set_defaults(func=_keys_create)
 
     generate = sub.add_parser("generate", help="render one request (a create-call body) without a server")

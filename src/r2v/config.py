@@ -9,11 +9,11 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from r2v.engines import DEFAULT_ENGINE
+from r2v.engines.wan.options import WanOptions
 from r2v.media.fetch import FetchPolicy
 from r2v.protocol.catalog import DEFAULT_REGION, MODELS, REGIONS
 from r2v.ratelimits import RateLimits
-
-DEFAULT_ENGINE = "animatic"
 
 
 def _env_list(name: str) -> tuple[str, ...]:
@@ -64,8 +64,6 @@ def _private_networks() -> tuple[str, ...]:
     return _env_list("R2V_ALLOW_PRIVATE_URLS")
 
 
-ENGINE_NAMES = ("animatic", "reel", "wan")  # engines/get_engine builds them; named here for the API process
-
 
 def _engine_map(default: str | None = None) -> dict[str, str]:
     """Which engine renders which model: every model the default engine (R2V_ENGINE, else animatic), then
@@ -80,37 +78,33 @@ def _engine_map(default: str | None = None) -> dict[str, str]:
     return mapping
 
 
-@dataclass(frozen=True)
-class WanOptions:
-    """The wan engine (engines/wan): where the weights are and how to run them."""
-
-    model_dir: Path | None = field(
-        default_factory=lambda: Path(p) if (p := os.environ.get("R2V_WAN_MODEL_DIR")) else None
+def wan_options_from_env() -> WanOptions:
+    """The wan engine's options from the R2V_WAN_* variables (unset ones keep WanOptions' defaults)."""
+    defaults = WanOptions()
+    model_dir = os.environ.get("R2V_WAN_MODEL_DIR")
+    return WanOptions(
+        model_dir=Path(model_dir) if model_dir else None,
+        steps=_env_int("R2V_WAN_STEPS", defaults.steps),
+        shift=_env_float("R2V_WAN_SHIFT", 0.0) or None,
+        resolution=os.environ.get("R2V_WAN_RESOLUTION") or None,
+        guidance=_env_float("R2V_WAN_GUIDANCE", defaults.guidance),
+        device=os.environ.get("R2V_WAN_DEVICE", defaults.device),
+        offload=_env_flag("R2V_WAN_OFFLOAD"),
+        compile=_env_flag("R2V_WAN_COMPILE"),
+        attention=os.environ.get("R2V_WAN_ATTENTION") or None,
+        cache=os.environ.get("R2V_WAN_CACHE") or None,
+        cache_threshold=_env_float("R2V_WAN_CACHE_THRESHOLD", defaults.cache_threshold),
+        batched_guidance=not _env_off("R2V_WAN_BATCHED_CFG"),
     )
-    steps: int = field(default_factory=lambda: _env_int("R2V_WAN_STEPS", 30))
-    # The flow-matching shift of the scheduler; None keeps the folder's (Wan: 3.0 for 480P, 5.0 for 720P).
-    shift: float | None = field(default_factory=lambda: _env_float("R2V_WAN_SHIFT", 0.0) or None)
-    # The native size: 480P, 720P or WxH (an area); unset: the folder's r2v.json, else 480P.
-    resolution: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_RESOLUTION") or None)
-    guidance: float = field(default_factory=lambda: _env_float("R2V_WAN_GUIDANCE", 5.0))
-    max_references: int = 3
-    fps: int = 16  # Wan's native frame rate
-    device: str = field(default_factory=lambda: os.environ.get("R2V_WAN_DEVICE", "auto"))
-    offload: bool = field(default_factory=lambda: _env_flag("R2V_WAN_OFFLOAD"))  # for small GPUs
-    compile: bool = field(default_factory=lambda: _env_flag("R2V_WAN_COMPILE"))  # torch.compile the transformer
-    # Attention kernel (diffusers' backends: flash, _native_cudnn, sage...); unset: PyTorch's SDPA picks one.
-    attention: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_ATTENTION") or None)
-    # Training-free step cache: "first-block" skips the rest of the transformer on steps whose first block's
-    # output barely changed (relative change under R2V_WAN_CACHE_THRESHOLD, 0.05); unset: off.
-    cache: str | None = field(default_factory=lambda: os.environ.get("R2V_WAN_CACHE") or None)
-    cache_threshold: float = field(default_factory=lambda: _env_float("R2V_WAN_CACHE_THRESHOLD", 0.05))
-    # Classifier-free guidance's two passes as one batch of two (engines/wan/batched_guidance.py); not with offload.
-    batched_guidance: bool = field(default_factory=lambda: not _env_off("R2V_WAN_BATCHED_CFG"))
 
 
 @dataclass
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(os.environ.get("R2V_DATA_DIR", ".r2v-data")))
+    # Where tasks, keys and uploads are kept, and where files are (wiring.py opens the backend each names):
+    # default sqlite:///<data-dir>/r2v.sqlite3 and file:///<data-dir>/files.
+    database_url: str | None = field(default_factory=lambda: os.environ.get("R2V_DATABASE_URL") or None)
+    storage_url: str | None = field(default_factory=lambda: os.environ.get("R2V_STORAGE_URL") or None)
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -121,7 +115,7 @@ class Settings:
     allow_private_urls: bool = field(default_factory=lambda: _env_flag("R2V_ALLOW_PRIVATE_URLS"))
     private_url_networks: tuple[str, ...] = field(default_factory=_private_networks)
     engines: dict[str, str] = field(default_factory=_engine_map)
-    wan: WanOptions = field(default_factory=WanOptions)
+    wan: WanOptions = field(default_factory=wan_options_from_env)
     # Downloads of input URLs (media/fetch.py).
     url_allow_hosts: tuple[str, ...] = field(default_factory=lambda: _env_list("R2V_URL_ALLOW_HOSTS"))
     fetch_connect_timeout_s: float = field(default_factory=lambda: _env_float("R2V_FETCH_CONNECT_TIMEOUT_S", 10.0))
@@ -147,6 +141,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).resolve()
+        self.database_url = self.database_url or f"sqlite://{self.data_dir / 'r2v.sqlite3'}"
+        self.storage_url = self.storage_url or f"file://{self.data_dir / 'files'}"
         if self.region not in REGIONS:
             raise ValueError(f"unknown region {self.region!r}; one of {', '.join(REGIONS)}")
         if self.workers < 1:
@@ -171,19 +167,25 @@ class Settings:
         )
 
     @property
-    def db_path(self) -> Path:
-        return self.data_dir / "r2v.sqlite3"
-
-    @property
-    def blobs_dir(self) -> Path:
-        return self.data_dir / "files"
+    def scratch_dir(self) -> Path:
+        """This machine's room for files in progress (a render's inputs and output, an upload being checked)."""
+        return self.data_dir / "scratch"
 
     def secret(self) -> bytes:
         """The signing secret, made once per data dir so that signed URLs survive restarts."""
         path = self.data_dir / "secret.key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # Written under a temporary name and linked into place: of processes starting at once, exactly one
+            # secret wins, and no process can read a half-written one.
+            part = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as f:
                 f.write(secrets.token_bytes(32))
+            try:
+                os.link(part, path)  # fails if another process's secret got there first: then that one is used
+            except FileExistsError:
+                pass
+            finally:
+                os.unlink(part)
         return path.read_bytes()

@@ -24,6 +24,7 @@ INTERNAL_ERROR = "InternalError"
 NOT_FOUND = "NotFound"
 METHOD_NOT_ALLOWED = "MethodNotAllowed"
 FILE_ALREADY_EXISTS = "FileAlreadyExists"
+INVALID_RANGE = "InvalidRange"
 
 # Fixed messages the cloud uses (and SDK users grep for).
 MSG_MODEL_NOT_EXIST = "Model not exist."

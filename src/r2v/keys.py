@@ -1,16 +1,14 @@
-"""API keys: stored only as SHA-256 hashes, plus an optional development list from R2V_API_KEYS.
+"""API keys: the KeyStore port, and the keys every store answers besides its own (R2V_API_KEYS).
 
-Keys are 256-bit random tokens, so a fast hash is the right tool (a slow password hash buys nothing against
-guessing and would cost every request)."""
+Keys are stored only as SHA-256 hashes. They are 256-bit random tokens, so a fast hash is the right tool (a slow
+password hash buys nothing against guessing and would cost every request)."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
+import threading
 from abc import ABC, abstractmethod
-
-from r2v.db import Database
 
 
 def hash_key(key: str) -> str:
@@ -19,6 +17,10 @@ def hash_key(key: str) -> str:
 
 def env_key_id(key: str) -> str:
     return "env-" + hash_key(key)[:16]
+
+
+def new_key() -> str:
+    return "sk-" + secrets.token_hex(24)
 
 
 class KeyStore(ABC):
@@ -30,32 +32,34 @@ class KeyStore(ABC):
     def create(self, name: str, now_ms: int) -> tuple[str, str]:
         """(key id, the key itself: shown once, never stored)."""
 
+    @abstractmethod
+    def has_any(self) -> bool:
+        """Whether any key would be accepted."""
 
-class SqliteKeyStore(KeyStore):
-    def __init__(self, db: Database, env_keys: list[str] | tuple[str, ...] = ()):
-        self.db = db
+
+class ServingKeys(KeyStore):
+    """A store's keys plus a development list (R2V_API_KEYS), with the ids of keys already seen kept in memory:
+    keys are never revoked while a server runs, so a known key costs no database call."""
+
+    def __init__(self, store: KeyStore, env_keys: list[str] | tuple[str, ...] = ()):
+        self.store = store
         self._env = {hash_key(k): env_key_id(k) for k in env_keys if k}
-        self._cache: dict[str, str] = {}  # hash -> id of keys seen valid; keys are never revoked while serving
+        self._seen: dict[str, str] = {}  # hash -> id
+        self._lock = threading.Lock()
 
     def resolve(self, key: str) -> str | None:
         digest = hash_key(key)
-        found = self._env.get(digest) or self._cache.get(digest)
+        found = self._env.get(digest) or self._seen.get(digest)
         if found:
             return found
-        row = self.db.execute("SELECT key_id FROM api_keys WHERE key_hash = ?", (digest,)).fetchone()
-        if row is None:
-            return None
-        self._cache[digest] = row["key_id"]
-        return row["key_id"]
+        found = self.store.resolve(key)
+        if found:
+            with self._lock:
+                self._seen[digest] = found
+        return found
 
     def create(self, name: str, now_ms: int) -> tuple[str, str]:
-        key = "sk-" + secrets.token_hex(24)
-        key_id = str(uuid.uuid4())
-        self.db.execute(
-            "INSERT INTO api_keys (key_id, name, key_hash, created_ms) VALUES (?, ?, ?, ?)",
-            (key_id, name, hash_key(key), now_ms),
-        )
-        return key_id, key
+        return self.store.create(name, now_ms)
 
     def has_any(self) -> bool:
-        return bool(self._env) or self.db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+        return bool(self._env) or self.store.has_any()

@@ -1,18 +1,26 @@
-"""The FastAPI application: routes of the DashScope task API, uploads, result files and health."""
+"""The FastAPI application: routes of the DashScope task API, uploads, result files and health.
+
+It is handed its services and ports (ApiParts) by the composition root, and imports no backend, engine or worker.
+Calls that wait on a store run on a few threads of their own, never on the event loop."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, Response
-from starlette.concurrency import run_in_threadpool
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2v.api import openapi, responses
 from r2v.api.auth import authenticate
+from r2v.api.files import stream_response
+from r2v.clock import Clock
 from r2v.errors import (
     ACCESS_DENIED,
     INVALID_PARAMETER,
@@ -21,82 +29,117 @@ from r2v.errors import (
     ApiError,
     new_request_id,
 )
-from r2v.ratelimits import RateLimiter
+from r2v.keys import KeyStore
+from r2v.ratelimits import RateLimiter, RateLimits
 from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
-from r2v.storage.signing import Verdict
+from r2v.storage.blobs import BlobStore
+from r2v.storage.signing import UrlSigner, Verdict
 from r2v.storage.uploads import MAX_UPLOAD_MB
-from r2v.wiring import Components
 
 MAX_CREATE_BODY = 32 * 1024 * 1024  # one 20 MB image as a base64 data URI fits, with room for the rest
 MAX_JSON_DEPTH = 64
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
+# Threads that wait on the stores for the HTTP layer. One: the SQLite store serialises its calls on one connection
+# anyway, and every extra thread only adds turns for the GIL (api_load.py: 1 thread 3445 queries/s, 2: 2674, the
+# 40 of FastAPI's default pool: 1609). A pooled database may want more.
+STORE_THREADS = 1
+T = TypeVar("T")
 
 
-def create_app(parts: Components, workers_alive: Callable[[], int] | None = None) -> FastAPI:
+@dataclass
+class ApiParts:
+    """What the HTTP layer works with, built by the composition root (wiring.py)."""
+
+    tasks: TaskService
+    uploads: UploadService
+    keys: KeyStore
+    blobs: BlobStore  # result files that r2v serves itself, under URLs it signs
+    signer: UrlSigner
+    clock: Clock
+    region: str
+    rate_limits: RateLimits
+    public_url: str | None = None  # base of video_url and upload_host; default: the Host the client used
+    listen_address: str = "127.0.0.1:8000"  # for a client that sent no Host
+    workers_alive: Callable[[], int] | None = None  # render workers of this process (None: they run elsewhere)
+
+
+def create_app(parts: ApiParts) -> FastAPI:
     app = FastAPI(title="r2v", version="0.1.0", docs_url=None, redoc_url=None)
     app.openapi = lambda: _openapi_document(app)
     app.add_exception_handler(ApiError, responses.on_api_error)
     app.add_exception_handler(StarletteHTTPException, responses.on_http_error)
     app.add_exception_handler(RequestValidationError, responses.on_validation_error)
     app.add_exception_handler(Exception, responses.on_unexpected)
-    tasks = TaskService(parts)
-    uploads = UploadService(parts)
-    settings = parts.settings
-    limiter = RateLimiter(settings.rate_limits, parts.clock)
+    tasks, uploads = parts.tasks, parts.uploads
+    limiter = RateLimiter(parts.rate_limits, parts.clock)
+    store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="r2v-store")
+
+    async def off_loop(work: Callable[[], T]) -> T:
+        """Run `work` (it waits on a store) on the store thread, never on the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(store_threads, work)
 
     def caller(request: Request, action: str) -> str:
-        """The caller's key id, after authentication and the key's rate limit for `action`."""
+        """The caller's key id, after authentication and the key's rate limit for `action` (off the loop: an
+        unknown key is looked up in the key store)."""
         owner = authenticate(request, parts.keys)
         limiter.check(owner, action)
         return owner
 
     def base_url(request: Request) -> str:
         """Where this client reaches us: --public-url, else the Host it used."""
-        if settings.public_url:
-            return settings.public_url.rstrip("/")
-        host = request.headers.get("host") or f"{settings.host}:{settings.port}"
+        if parts.public_url:
+            return parts.public_url.rstrip("/")
+        host = request.headers.get("host") or parts.listen_address
         return f"{request.url.scheme}://{host}"
 
     @app.post(CREATE_PATH, openapi_extra=openapi.CREATE)
     async def create_task(request: Request) -> Response:
-        owner = caller(request, "submit")
+        owner = await off_loop(lambda: caller(request, "submit"))
         if request.headers.get("x-dashscope-async", "").lower() != "enable":
             raise ApiError(403, ACCESS_DENIED, MSG_SYNC_NOT_SUPPORTED)
         body = _parse_json(await _read_limited(request, MAX_CREATE_BODY))
         oss = request.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable"
-        answer = await run_in_threadpool(tasks.create, owner, body, oss, new_request_id())
+        answer = await off_loop(lambda: tasks.create(owner, body, oss, new_request_id()))
         return responses.json_response(answer)
 
     @app.get("/api/v1/tasks/{task_id}")
     @app.get("/api/v1/tasks/{task_id}/", include_in_schema=False)
     async def query_task(task_id: str, request: Request) -> Response:
-        owner = caller(request, "query")
-        return responses.json_response(tasks.query(owner, task_id, new_request_id(), base_url(request)))
+        def answer() -> dict:
+            return tasks.query(caller(request, "query"), task_id, new_request_id(), base_url(request))
+
+        return responses.json_response(await off_loop(answer))
 
     @app.get("/api/v1/tasks/{task_id}/plan")
     async def task_plan(task_id: str, request: Request) -> Response:
-        owner = caller(request, "query")
-        return responses.json_response(tasks.plan(owner, task_id, new_request_id()))
+        return responses.json_response(
+            await off_loop(lambda: tasks.plan(caller(request, "query"), task_id, new_request_id()))
+        )
 
     @app.post("/api/v1/tasks/{task_id}/cancel")
     async def cancel_task(task_id: str, request: Request) -> Response:
-        owner = caller(request, "cancel")
-        return responses.json_response(tasks.cancel(owner, task_id, new_request_id()))
+        return responses.json_response(
+            await off_loop(lambda: tasks.cancel(caller(request, "cancel"), task_id, new_request_id()))
+        )
 
     @app.get("/api/v1/tasks", openapi_extra=openapi.LIST)
     @app.get("/api/v1/tasks/", include_in_schema=False)
     async def list_tasks(request: Request) -> Response:
-        owner = caller(request, "list")
-        return responses.json_response(tasks.list(owner, dict(request.query_params), new_request_id()))
+        params = dict(request.query_params)
+        return responses.json_response(
+            await off_loop(lambda: tasks.list(caller(request, "list"), params, new_request_id()))
+        )
 
     @app.get("/api/v1/uploads", openapi_extra=openapi.POLICY)
     async def upload_policy(request: Request) -> Response:
-        owner = caller(request, "policy")
         q = request.query_params
-        return responses.json_response(
-            uploads.policy(owner, q.get("action"), q.get("model"), base_url(request), new_request_id())
-        )
+
+        def answer() -> dict:
+            owner = caller(request, "policy")
+            return uploads.policy(owner, q.get("action"), q.get("model"), base_url(request), new_request_id())
+
+        return responses.json_response(await off_loop(answer))
 
     @app.post(UPLOAD_PATH)
     async def upload_file(request: Request) -> Response:
@@ -110,7 +153,7 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("file")
             stream = getattr(upload, "file", None)
-            await run_in_threadpool(uploads.accept, fields, stream)
+            await off_loop(lambda: uploads.accept(fields, stream))
         return Response(status_code=200)
 
     @app.get(FILES_PATH + "{name:path}")
@@ -127,21 +170,26 @@ def create_app(parts: Components, workers_alive: Callable[[], int] | None = None
             raise ApiError(403, ACCESS_DENIED, "Request has expired.")
         if verdict == Verdict.BAD:
             raise ApiError(403, ACCESS_DENIED, "The request signature we calculated does not match.")
-        local = parts.blobs.local_path(name)
-        if local is None:
-            raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
-        return FileResponse(local, media_type="video/mp4")
+        range_header, head = request.headers.get("range"), request.method == "HEAD"
+
+        def answer() -> Response:  # opening (and sizing) a blob may wait on the store
+            stream = parts.blobs.open(name)
+            if stream is None:
+                raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
+            return stream_response(stream, "video/mp4", range_header, head=head)
+
+        return await off_loop(answer)
 
     @app.get("/healthz")
     async def healthz() -> Response:
         try:
-            parts.db.execute("SELECT 1").fetchone()
+            await off_loop(tasks.check)
         except Exception as exc:  # noqa: BLE001 - health answers, it does not raise
             return responses.json_response({"status": "unavailable", "reason": f"database: {exc}"}, 503)
-        alive = workers_alive() if workers_alive else None
+        alive = parts.workers_alive() if parts.workers_alive else None
         if alive == 0:
             return responses.json_response({"status": "unavailable", "reason": "no worker is running"}, 503)
-        return responses.json_response({"status": "ok", "workers": alive, "region": settings.region})
+        return responses.json_response({"status": "ok", "workers": alive, "region": parts.region})
 
     return app
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from r2v.director.storyboard import Shot, Storyboard
-from r2v.media.probe import MediaInfo
+from r2v.media.info import MediaInfo
 
 if TYPE_CHECKING:
     import numpy as np

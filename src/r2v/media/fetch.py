@@ -144,20 +144,19 @@ class MediaResolver:
     allow_local_files: bool = False
 
     def resolve(self, url: str, field: str, dest: Path, max_bytes: int) -> Path:
-        """A local file holding the media behind `url` (downloaded to `dest` when remote)."""
-        if url.startswith(INPUT_SCHEME):
-            path = self.blobs.local_path(url[len(INPUT_SCHEME) :])
-            if path is None:
+        """A local file holding the media behind `url`: `dest`, where it was downloaded or fetched from the blob
+        store, or a local file the CLI was given."""
+        if url.startswith(INPUT_SCHEME):  # kept in the blob store since the task was created
+            if not self.blobs.fetch(url[len(INPUT_SCHEME) :], dest):
                 raise _fail(field, "the inline data of this task is missing")
-            return path
+            return dest
         if url.startswith("oss://"):
             if self.uploads is None:
                 raise _fail(field, "oss:// URLs are temporary uploads to a server; use a path or URL here")
             blob = self.uploads.find(url[len("oss://") :], self.owner, self.now_ms)
-            path = self.blobs.local_path(blob) if blob else None
-            if path is None:
+            if blob is None or not self.blobs.fetch(blob, dest):
                 raise _fail(field, "the oss:// file does not exist, has expired (48 h) or belongs to another API key")
-            return path
+            return dest
         if url.startswith("file://") and self.allow_local_files:
             path = Path(url[len("file://") :])
             if not path.is_file():

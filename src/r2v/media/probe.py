@@ -10,6 +10,7 @@ import av
 from PIL import Image
 
 from r2v.errors import INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
+from r2v.media.info import MediaInfo
 from r2v.media.sniff import AUDIO_FORMATS, IMAGE_FORMATS, VIDEO_FORMATS, sniff
 
 MB = 1024 * 1024
@@ -19,23 +20,6 @@ VIDEO_SIDE = (240, 4096)
 VIDEO_SECONDS = (1.0, 30.0)
 AUDIO_SECONDS = (1.0, 10.0)
 MAX_ASPECT = 8.0
-
-
-@dataclass
-class MediaInfo:
-    format: str
-    size_bytes: int
-    width: int = 0
-    height: int = 0
-    duration_s: float = 0.0
-    has_video: bool = False
-    has_audio: bool = False
-
-    @property
-    def kind(self) -> str:
-        if self.format in IMAGE_FORMATS:
-            return "image"
-        return "video" if self.format in VIDEO_FORMATS else "audio"
 
 
 def probe(path: Path, field: str) -> MediaInfo:

@@ -43,7 +43,7 @@ def _limit_self(memory_mb: int, cpu_s: int) -> None:
 
 def probe_isolated(path: Path, field: str, limits: SandboxLimits):
     """probe(path, field) -> MediaInfo, run in a limited child process."""
-    from r2v.media.probe import MediaInfo
+    from r2v.media.info import MediaInfo
 
     cpu_s = int(limits.timeout_s) + 1
     command = [sys.executable, "-m", "r2v.media.sandbox", str(limits.memory_mb), str(cpu_s), str(path), field]

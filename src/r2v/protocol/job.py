@@ -2,11 +2,17 @@
 
 Both wire protocols (wan2.7 `media`, wan2.6 `reference_urls`) are parsed into this one shape, so nothing past
 the HTTP layer needs to know which protocol a task came in by.
-"""
+
+The stored form carries a version (SPEC_VERSION). A task accepted by an older r2v and still PENDING when a newer
+one starts is read through from_dict, which upgrades every older version it knows; a version newer than the code
+is refused (a worker left behind by an upgrade must not guess)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+
+# 1: r2v 0.1, which stored no version. 2: the same fields, with their version.
+SPEC_VERSION = 2
 
 # Asset kinds. REFERENCE is wan2.6's "image or video, told apart by content".
 FIRST_FRAME = "first_frame"
@@ -54,10 +60,24 @@ class JobSpec:
         return [m for m in self.media if m.kind != FIRST_FRAME]
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {"version": SPEC_VERSION, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict) -> JobSpec:
+        """A stored job of any version up to SPEC_VERSION (ValueError for a newer or unreadable one)."""
         data = dict(data)
-        data["media"] = [MediaRef(**m) for m in data["media"]]
-        return cls(**data)
+        version = data.pop("version", 1)
+        if not isinstance(version, int) or version > SPEC_VERSION:
+            raise ValueError(f"the job was stored by a newer r2v (format {version}; this one reads {SPEC_VERSION})")
+        # Versions 1 and 2 hold the same fields. A later version adds its upgrade of the older data here, so that
+        # what follows always sees the current fields; fields a version dropped are not carried over.
+        try:
+            data["media"] = [MediaRef(**_known(MediaRef, m)) for m in data["media"]]
+            return cls(**_known(cls, data))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"the stored job (format {version}) cannot be read: {exc}") from None
+
+
+def _known(kind: type, data: dict) -> dict:
+    names = {f.name for f in fields(kind)}
+    return {k: v for k, v in data.items() if k in names}

@@ -7,30 +7,33 @@ from __future__ import annotations
 import logging
 import threading
 
+from r2v.clock import Clock
 from r2v.service.tasks import RETENTION_MS
-from r2v.storage.blobs import INPUTS_DIR, inputs_blob_dir, result_blob
-from r2v.wiring import Components
+from r2v.storage.blobs import INPUTS_DIR, BlobStore, inputs_blob_dir, result_blob
+from r2v.storage.uploads import UploadRegistry
+from r2v.tasks.store import TaskStore
 
 log = logging.getLogger(__name__)
 SWEEP_INTERVAL_S = 60.0
 
 
 class Janitor:
-    def __init__(self, parts: Components, interval_s: float = SWEEP_INTERVAL_S):
-        self.parts = parts
+    def __init__(self, tasks: TaskStore, uploads: UploadRegistry, blobs: BlobStore, clock: Clock,
+                 interval_s: float = SWEEP_INTERVAL_S):  # fmt: skip
+        self.tasks, self.uploads, self.blobs, self.clock = tasks, uploads, blobs, clock
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="r2v-janitor", daemon=True)
 
     def sweep(self) -> tuple[int, int]:
         """One pass; returns (tasks deleted, uploads deleted)."""
-        now = self.parts.clock.now_ms()
-        blobs = self.parts.blobs
-        task_ids = self.parts.tasks.delete_finished_before(now - RETENTION_MS)
+        now = self.clock.now_ms()
+        blobs = self.blobs
+        task_ids = self.tasks.delete_finished_before(now - RETENTION_MS)
         for task_id in task_ids:
             blobs.delete(result_blob(task_id))
             blobs.delete(inputs_blob_dir(task_id))
-        uploads = self.parts.uploads.delete_expired(now)
+        uploads = self.uploads.delete_expired(now)
         for blob in uploads:
             blobs.delete(blob)
         if task_ids or uploads:
@@ -40,9 +43,9 @@ class Janitor:
     def remove_orphan_inputs(self) -> int:
         """Inputs saved by a create whose task row never got written (the server died in between). Run at
         startup only, before the API takes requests: a create in progress would look the same."""
-        orphans = [t for t in self.parts.blobs.children(INPUTS_DIR) if self.parts.tasks.get(t) is None]
+        orphans = [t for t in self.blobs.children(INPUTS_DIR) if self.tasks.get(t) is None]
         for task_id in orphans:
-            self.parts.blobs.delete(inputs_blob_dir(task_id))
+            self.blobs.delete(inputs_blob_dir(task_id))
         if orphans:
             log.warning("removed the saved inputs of %d create call(s) interrupted by the last shutdown", len(orphans))
         return len(orphans)

@@ -1,6 +1,7 @@
 """The task service: create, query, cancel and list, as the DashScope API defines them.
 
-It speaks in plain dicts and ApiErrors; the HTTP layer only moves them on and off the wire."""
+It works on ports (TaskStore, UploadRegistry, BlobStore) and speaks in plain dicts and ApiErrors; the HTTP layer
+only moves them on and off the wire."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import math
 import uuid
 from datetime import datetime
 
+from r2v.clock import Clock
 from r2v.errors import (
     DATA_INSPECTION_FAILED,
     INVALID_PARAMETER,
@@ -18,12 +20,14 @@ from r2v.errors import (
     invalid,
 )
 from r2v.media.fetch import INPUT_SCHEME
-from r2v.moderation import MSG_INPUT_REFUSED
+from r2v.moderation import MSG_INPUT_REFUSED, Moderator
 from r2v.protocol.validate import ParsedCreate, parse_create
 from r2v.service import views
 from r2v.storage.blobs import BlobStore, inputs_blob_dir
+from r2v.storage.signing import UrlSigner
+from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.model import ListFilter, Task, TaskStatus
-from r2v.wiring import Components
+from r2v.tasks.store import TaskStore
 
 RETENTION_MS = 24 * 3600 * 1000
 RESULT_URL_TTL_S = 24 * 3600
@@ -47,30 +51,44 @@ def save_inline_inputs(parsed: ParsedCreate, blobs: BlobStore, task_id: str) -> 
 
 
 class TaskService:
-    def __init__(self, parts: Components):
-        self.parts = parts
-        self.settings = parts.settings
+    def __init__(
+        self,
+        tasks: TaskStore,
+        uploads: UploadRegistry,
+        blobs: BlobStore,
+        signer: UrlSigner,
+        clock: Clock,
+        region: str,
+        moderator: Moderator | None = None,
+        cancel_running: bool = False,  # R2V_CANCEL_RUNNING: cancel also stops RUNNING tasks (an r2v extension)
+    ):
+        self.tasks, self.uploads, self.blobs, self.signer, self.clock = tasks, uploads, blobs, signer, clock
+        self.region, self.moderator, self.cancel_running = region, moderator, cancel_running
+
+    def check(self) -> None:
+        """Raise if the task store cannot be reached (health)."""
+        self.tasks.check()
 
     # -- create -----------------------------------------------------------------------------------------
 
     def create(self, owner: str, body: object, oss_resolve: bool, request_id: str) -> dict:
-        parsed = parse_create(body, region=self.settings.region, oss_resolve=oss_resolve)
-        if self.parts.moderator is not None and self.parts.moderator.refuses_text(parsed.spec.prompt):
+        parsed = parse_create(body, region=self.region, oss_resolve=oss_resolve)
+        if self.moderator is not None and self.moderator.refuses_text(parsed.spec.prompt):
             raise ApiError(400, DATA_INSPECTION_FAILED, MSG_INPUT_REFUSED)
-        now = self.parts.clock.now_ms()
+        now = self.clock.now_ms()
         self._check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())
         try:
-            save_inline_inputs(parsed, self.parts.blobs, task_id)
+            save_inline_inputs(parsed, self.blobs, task_id)
             self._insert(task_id, owner, request_id, now, parsed)
         except BaseException:
-            self.parts.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
+            self.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
             raise
         return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.PENDING.value}}
 
     def _insert(self, task_id: str, owner: str, request_id: str, now: int, parsed: ParsedCreate) -> None:
         spec = parsed.spec
-        self.parts.tasks.create(
+        self.tasks.create(
             Task(
                 task_id=task_id,
                 owner=owner,
@@ -80,7 +98,7 @@ class TaskService:
                 submit_ms=now,
                 spec_json=json.dumps(spec.to_dict(), ensure_ascii=False),
                 orig_prompt=spec.prompt,
-                region=self.settings.region,
+                region=self.region,
             )
         )
 
@@ -88,17 +106,17 @@ class TaskService:
         """oss:// inputs must be live uploads of the same key: checked now, since it needs no download."""
         for ref in parsed.spec.media:
             for url, field in ((ref.url, ref.field), (ref.voice_url, ref.voice_field)):
-                if url and url.startswith("oss://") and not self.parts.uploads.find(url[6:], owner, now):
+                if url and url.startswith("oss://") and not self.uploads.find(url[6:], owner, now):
                     raise invalid(field, "the oss:// file does not exist, has expired or belongs to another API key")
 
     # -- query, cancel ----------------------------------------------------------------------------------
 
     def _visible(self, owner: str, task_id: str) -> Task | None:
         """The task if this key may see it: unknown ids, other keys' tasks and expired tasks are all UNKNOWN."""
-        task = self.parts.tasks.get(task_id)
+        task = self.tasks.get(task_id)
         if task is None or task.owner != owner:
             return None
-        if task.submit_ms < self.parts.clock.now_ms() - RETENTION_MS:
+        if task.submit_ms < self.clock.now_ms() - RETENTION_MS:
             return None
         return task
 
@@ -108,9 +126,11 @@ class TaskService:
             return views.unknown(task_id, request_id)
         video_url = None
         if task.status == TaskStatus.SUCCEEDED and task.end_ms is not None and task.result_name:
-            path = FILES_PATH + task.result_name
             expires = task.end_ms // 1000 + RESULT_URL_TTL_S
-            video_url = f"{base_url}{path}?{self.parts.signer.query(path, expires)}"
+            video_url = self.blobs.download_url(task.result_name, expires)  # an object store's own URL
+            if video_url is None:  # else r2v serves the file itself, under a URL it signs
+                path = FILES_PATH + task.result_name
+                video_url = f"{base_url}{path}?{self.signer.query(path, expires)}"
         return views.query_answer(task, request_id, video_url)
 
     def plan(self, owner: str, task_id: str, request_id: str) -> dict:
@@ -118,7 +138,7 @@ class TaskService:
         task = self._visible(owner, task_id)
         if task is None:
             return views.unknown(task_id, request_id)
-        stored = self.parts.tasks.get_plan(task_id)
+        stored = self.tasks.get_plan(task_id)
         plan = json.loads(stored) if stored else None
         return {"request_id": request_id,
                 "output": {"task_id": task_id, "task_status": task.status.value, "plan": plan}}  # fmt: skip
@@ -128,17 +148,17 @@ class TaskService:
         (an r2v extension), a RUNNING task is stopped by its worker instead, which keeps its loaded model; the
         task then reads CANCELED."""
         task = self._visible(owner, task_id)
-        tasks = self.parts.tasks
-        if task is not None and tasks.cancel_pending(task_id, owner, self.parts.clock.now_ms()):
+        tasks = self.tasks
+        if task is not None and tasks.cancel_pending(task_id, owner, self.clock.now_ms()):
             return {"request_id": request_id}
-        if task is not None and self.parts.settings.cancel_running and tasks.request_cancel_running(task_id, owner):
+        if task is not None and self.cancel_running and tasks.request_cancel_running(task_id, owner):
             return {"request_id": request_id}
         raise ApiError(400, UNSUPPORTED_OPERATION, MSG_CANCEL_NOT_PENDING)
 
     # -- list -------------------------------------------------------------------------------------------
 
     def list(self, owner: str, params: dict[str, str], request_id: str) -> dict:
-        now = self.parts.clock.now_ms()
+        now = self.clock.now_ms()
         start = _list_time(params.get("start_time"), "start_time")
         end = _list_time(params.get("end_time"), "end_time")
         if start is None and end is None:
@@ -166,7 +186,7 @@ class TaskService:
             page_no=page_no,
             page_size=page_size,
         )
-        total, tasks = self.parts.tasks.list(flt)
+        total, tasks = self.tasks.list(flt)
         return {
             "request_id": request_id,
             "total": total,

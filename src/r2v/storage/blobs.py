@@ -1,23 +1,22 @@
-"""The BlobStore port and its local-directory implementation.
+"""The BlobStore port: where uploads, inline inputs and results are kept, by name.
 
-Names are relative, '/'-separated ("results/<task>.mp4"). Writes go to a temporary file and are renamed into
-place, so a reader never sees half a file, even after a crash mid-write."""
+Names are relative, '/'-separated ("results/<task>.mp4"). The port asks nothing an object store cannot do: whole
+files go in (put_file, put_bytes) and come out into a local file (fetch) or as a stream (open); a store that can
+hand out its own expiring URLs (an S3 presigned GET) says so through download_url. Writes are atomic: a reader
+never sees half a file, even after a crash mid-write."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import BinaryIO
+
+INPUTS_DIR = "inputs"
 
 
 def result_blob(task_id: str) -> str:
     """Where a task's finished video is kept."""
     return f"results/{task_id}.mp4"
-
-
-INPUTS_DIR = "inputs"
 
 
 def inputs_blob_dir(task_id: str) -> str:
@@ -28,14 +27,20 @@ def inputs_blob_dir(task_id: str) -> str:
 class BlobStore(ABC):
     @abstractmethod
     def put_file(self, name: str, source: Path) -> None:
-        """Move (or copy) a finished local file in under `name`, atomically."""
+        """Store a finished local file under `name`, atomically (the source may be moved away)."""
 
     @abstractmethod
     def put_bytes(self, name: str, data: bytes) -> None: ...
 
     @abstractmethod
-    def local_path(self, name: str) -> Path | None:
-        """A local path for reading, or None if there is no such blob."""
+    def fetch(self, name: str, dest: Path) -> bool:
+        """Put the blob at the local path `dest` (replacing what was there); False if there is no such blob. The
+        caller reads `dest` and may delete it, but never writes to it: a local store may hand out the blob's own
+        bytes under that name."""
+
+    @abstractmethod
+    def open(self, name: str) -> BinaryIO | None:
+        """The blob as a readable, seekable binary stream (the caller closes it), or None if there is none."""
 
     @abstractmethod
     def exists(self, name: str) -> bool: ...
@@ -45,72 +50,14 @@ class BlobStore(ABC):
         """The names directly under `prefix` ("inputs" -> ["<task id>", ...]); empty if there is none."""
 
     @abstractmethod
-    def delete(self, name: str) -> None: ...
-
-    @abstractmethod
-    def scratch_dir(self) -> Path:
-        """Where in-progress files go (same filesystem as the blobs, so renames are atomic)."""
-
-    @abstractmethod
-    def clear_scratch(self) -> None:
-        """Remove every in-progress file (at startup, when no render can be running)."""
-
-
-class LocalBlobStore(BlobStore):
-    def __init__(self, root: Path):
-        self.root = root.resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / ".tmp").mkdir(exist_ok=True)
-
-    def _path(self, name: str) -> Path:
-        path = (self.root / name).resolve()
-        if self.root not in path.parents:
-            raise ValueError(f"blob name escapes the store: {name!r}")
-        return path
-
-    def put_file(self, name: str, source: Path) -> None:
-        target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(source, target)
-        except OSError:  # another filesystem: copy to a temp file beside the target, then rename
-            with tempfile.NamedTemporaryFile(dir=self.scratch_dir(), delete=False) as tmp:
-                with open(source, "rb") as src:
-                    shutil.copyfileobj(src, tmp)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp.name, target)
-
-    def put_bytes(self, name: str, data: bytes) -> None:
-        target = self._path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.scratch_dir(), delete=False) as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp.name, target)
-
-    def local_path(self, name: str) -> Path | None:
-        path = self._path(name)
-        return path if path.is_file() else None
-
-    def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
-
-    def children(self, prefix: str) -> list[str]:
-        folder = self._path(prefix)
-        return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
-
     def delete(self, name: str) -> None:
-        path = self._path(name)
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+        """Delete the blob `name`, or every blob under the prefix `name`; nothing there is no error."""
 
-    def scratch_dir(self) -> Path:
-        return self.root / ".tmp"
+    @abstractmethod
+    def remove_partial_writes(self) -> None:
+        """Remove what writes interrupted by a crash left behind (at startup, when no write can be running)."""
 
-    def clear_scratch(self) -> None:
-        shutil.rmtree(self.scratch_dir(), ignore_errors=True)
-        self.scratch_dir().mkdir(exist_ok=True)
+    def download_url(self, name: str, expires_at_s: int) -> str | None:
+        """A URL a client can GET the blob from until `expires_at_s` without r2v, when the store can sign one
+        itself (an object store's presigned URL); None: r2v serves the blob under its own signed URL."""
+        return None

@@ -10,13 +10,12 @@ import base64
 import hashlib
 import hmac
 import json
-import sqlite3
 import unicodedata
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from r2v.db import Database
 from r2v.errors import ACCESS_DENIED, FILE_ALREADY_EXISTS, ApiError
 
 BUCKET = "dashscope-instant"
@@ -110,38 +109,23 @@ def already_exists() -> ApiError:
     return ApiError(409, FILE_ALREADY_EXISTS, "The object you specified already exists.")
 
 
-class UploadRegistry:
-    """Which uploaded object belongs to which key, where it lies, and when it expires."""
+class UploadRegistry(ABC):
+    """Which uploaded object belongs to which key, where it lies (a blob name), and when it expires (48 h)."""
 
-    def __init__(self, db: Database):
-        self.db = db
-
+    @abstractmethod
     def add(self, object_key: str, owner: str, blob_name: str, size: int, now_ms: int) -> None:
-        try:
-            self.db.execute(
-                "INSERT INTO uploads (object_key, owner, path, size, created_ms) VALUES (?, ?, ?, ?, ?)",
-                (object_key, owner, blob_name, size, now_ms),
-            )
-        except sqlite3.IntegrityError:  # the key is the primary key: x-oss-forbid-overwrite
-            raise already_exists() from None
+        """Claim `object_key` for `owner`; raises already_exists() when it is taken (x-oss-forbid-overwrite)."""
 
+    @abstractmethod
     def delete_expired(self, now_ms: int) -> list[str]:
         """Retention: forget uploads older than 48 h; return their blob names for deletion."""
-        rows = self.db.execute(
-            "DELETE FROM uploads WHERE created_ms < ? RETURNING path", (now_ms - UPLOAD_TTL_MS,)
-        ).fetchall()
-        return [r["path"] for r in rows]
 
-    def remove(self, object_key: str) -> None:
-        self.db.execute("DELETE FROM uploads WHERE object_key = ?", (object_key,))
+    @abstractmethod
+    def remove(self, object_key: str) -> None: ...
 
-    def exists(self, object_key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM uploads WHERE object_key = ?", (object_key,)).fetchone() is not None
+    @abstractmethod
+    def exists(self, object_key: str) -> bool: ...
 
+    @abstractmethod
     def find(self, object_key: str, owner: str, now_ms: int) -> str | None:
         """The blob name of a live upload of this owner, else None (unknown, another key's, or expired)."""
-        row = self.db.execute(
-            "SELECT path FROM uploads WHERE object_key = ? AND owner = ? AND created_ms >= ?",
-            (object_key, owner, now_ms - UPLOAD_TTL_MS),
-        ).fetchone()
-        return row["path"] if row else None

@@ -7,8 +7,7 @@ from enum import StrEnum
 
 
 class TaskStatus(StrEnum):
-    """PENDING -> RUNNING | CANCELED; RUNNING -> SUCCEEDED | FAILED, or back to PENDING when its worker died.
-    Each transition is one conditional UPDATE in the store, so two of them can never both win."""
+    """The states of a task; TRANSITIONS below says which follow which."""
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
@@ -20,6 +19,25 @@ class TaskStatus(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+
+
+# The state machine, declared once: every store moves a task only along these edges, each as one conditional
+# update ("... WHERE status = <from>"), so that two moves can never both win.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELED}),  # claimed; canceled while waiting
+    # done; failed; canceled by its worker (R2V_CANCEL_RUNNING); back in the queue when its worker died or stopped
+    TaskStatus.RUNNING: frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.PENDING}),
+    TaskStatus.SUCCEEDED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELED: frozenset(),
+}
+
+
+def transition(source: TaskStatus, target: TaskStatus) -> tuple[str, str]:
+    """(target, source) as stored, for a store's conditional update; refuses an edge the machine does not have."""
+    if target not in TRANSITIONS.get(source, frozenset()):
+        raise ValueError(f"a task cannot go from {source} to {target}")
+    return target.value, source.value
 
 
 # A task whose worker died this many times is failed rather than retried forever (a poison input).
@@ -46,6 +64,7 @@ class Task:
     message: str | None = None
     result_name: str | None = None
     usage_json: str | None = None
+    worker: str | None = None  # the worker running it (RUNNING only)
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The TaskStore port. SQLite implements it now; PostgreSQL (procrastinate) is the planned second backend."""
+"""The TaskStore port: task records, the queue workers claim from, and every state change (along the edges of
+tasks.model.TRANSITIONS). SQLite implements it (backends/sqlite); PostgreSQL is the planned second backend."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from r2v.tasks.model import ListFilter, Task
 
 
 class TaskStore(ABC):
+    @abstractmethod
+    def check(self) -> None:
+        """Raise if the store cannot be reached (health)."""
+
     @abstractmethod
     def create(self, task: Task) -> None: ...
 

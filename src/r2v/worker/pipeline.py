@@ -17,12 +17,12 @@ from r2v.engines.base import Asset, Engine, Progress, RenderJob
 from r2v.errors import DATA_INSPECTION_FAILED, INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
 from r2v.media import probe as probing
 from r2v.media.fetch import INPUT_SCHEME, MediaResolver
+from r2v.media.info import MediaInfo
 from r2v.media.sandbox import SandboxLimits, probe_isolated
 from r2v.moderation import MSG_OUTPUT_REFUSED, Moderator
-from r2v.protocol import catalog
+from r2v.protocol import billing, catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.render.decode import read_image
-from r2v.service import billing
 from r2v.storage.blobs import BlobStore, result_blob
 
 MAX_IMAGES_26, MAX_VIDEOS_26 = 5, 3
@@ -51,7 +51,7 @@ class JobRules:
 class _Input:
     ref: MediaRef
     path: Path
-    info: probing.MediaInfo
+    info: MediaInfo
     voice: Path | None = None
 
 
@@ -60,13 +60,14 @@ def run_job(
     spec: JobSpec,
     resolver: MediaResolver,
     blobs: BlobStore,
+    scratch: Path,
     engine: Engine,
     progress: Progress,
     rules: JobRules = JobRules(),
     on_plan: Callable[[Storyboard], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
 ) -> Outcome:
-    workdir = blobs.scratch_dir() / f"job-{task_id}"
+    workdir = scratch / f"job-{task_id}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
@@ -138,7 +139,7 @@ def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: 
         if ref.voice_url:
             jobs.append((ref, ref.voice_url, ref.voice_field, probing.AUDIO_MAX_BYTES))
 
-    def fetch(index: int) -> tuple[Path, probing.MediaInfo]:
+    def fetch(index: int) -> tuple[Path, MediaInfo]:
         _, url, field, limit = jobs[index]
         path = resolver.resolve(url, field, workdir / f"input-{index}", limit)
         info = probe_isolated(path, field, limits)
@@ -159,7 +160,7 @@ def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: 
     return inputs
 
 
-def _check_declared_type(url: str, info: probing.MediaInfo, field: str) -> None:
+def _check_declared_type(url: str, info: MediaInfo, field: str) -> None:
     """A data-URI image whose declared type is not what its bytes are."""
     if url.startswith(INPUT_SCHEME):
         declared = url.rsplit(".", 1)[-1]

@@ -20,14 +20,35 @@ import resource
 import signal
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from r2v.clock import Clock
-from r2v.config import Settings
 from r2v.lifetime import die_with_parent
 from r2v.tasks.store import TaskStore
 
+if TYPE_CHECKING:  # the runner (and the engines behind it) load in the worker processes only
+    from r2v.worker.runner import TaskRunner
+
 log = logging.getLogger(__name__)
 PR_SET_NAME = 15
+
+
+@dataclass(frozen=True)
+class PoolOptions:
+    """How the render workers run (from the settings, through the composition root)."""
+
+    workers: int = 1
+    memory_mb: int = 16384  # R2V_WORKER_MEMORY_MB: address space per worker
+    task_timeout_s: float = 1800.0  # R2V_TASK_TIMEOUT_S
+    max_running_per_key: int | None = 5  # the per-key cap on tasks rendering at once (None: no cap)
+    poll_interval_s: float = 0.2
+
+
+# Builds a worker's TaskRunner in the worker process itself (the engines load there, never in the API process). It
+# crosses into the spawned process by pickling, so it is a module-level function or a functools.partial of one.
+RunnerFactory = Callable[[], "TaskRunner"]
 
 
 def _limit_memory(megabytes: int) -> None:
@@ -47,7 +68,7 @@ def _set_process_name(name: str) -> None:
         pass
 
 
-def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
+def worker_main(name: str, options: PoolOptions, parent_pid: int, make_runner: RunnerFactory) -> None:
     die_with_parent()
     _set_process_name(f"r2v-{name}")
     # Ctrl+C reaches the whole process group: the server decides when its workers stop (SIGTERM), not the key.
@@ -58,38 +79,38 @@ def worker_main(name: str, settings: Settings, parent_pid: int) -> None:
         os.nice(10)
     except OSError:
         pass
-    _limit_memory(settings.worker_memory_mb)
+    _limit_memory(options.memory_mb)
     logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name} %(levelname)s %(name)s: %(message)s")
-    from r2v.wiring import build_runner  # imported here: engines load in the worker, never in the API process
-
-    runner, store, clock = build_runner(settings)
+    runner = make_runner()
     runner.warm_up()
     while os.getppid() == parent_pid:
-        task = store.claim_next(name, clock.now_ms(), settings.max_running_per_key)
+        task = runner.store.claim_next(name, runner.clock.now_ms(), options.max_running_per_key)
         if task is None:
-            time.sleep(settings.poll_interval_s)
+            time.sleep(options.poll_interval_s)
             continue
         log.info("running task %s (attempt %s)", task.task_id, task.attempt)
         runner.run(task)
 
 
 class WorkerPool:
-    def __init__(self, settings: Settings, clock: Clock, store: TaskStore):
-        self.settings = settings
+    def __init__(self, options: PoolOptions, clock: Clock, store: TaskStore, make_runner: RunnerFactory):
+        self.options = options
         self.clock = clock
         self.store = store
+        self.make_runner = make_runner
         self._ctx = mp.get_context("spawn")
         self._procs: dict[str, mp.Process] = {}
         self._stop = threading.Event()
         self._monitor = threading.Thread(target=self._watch, name="r2v-worker-monitor", daemon=True)
 
     def _spawn(self, name: str) -> None:
-        proc = self._ctx.Process(target=worker_main, args=(name, self.settings, os.getpid()), name=name, daemon=True)
+        args = (name, self.options, os.getpid(), self.make_runner)
+        proc = self._ctx.Process(target=worker_main, args=args, name=name, daemon=True)
         proc.start()
         self._procs[name] = proc
 
     def start(self) -> None:
-        for i in range(self.settings.workers):
+        for i in range(self.options.workers):
             self._spawn(f"worker-{i}")
         self._monitor.start()
 
@@ -112,7 +133,7 @@ class WorkerPool:
     def _overdue(self, name: str) -> bool:
         """Fail the task `name` runs if it is past the time limit (the caller then kills the worker)."""
         now = self.clock.now_ms()
-        limit_s = self.settings.task_timeout_s
+        limit_s = self.options.task_timeout_s
         message = f"rendering took longer than the {limit_s:g} s limit (R2V_TASK_TIMEOUT_S)"
         if self.store.fail_overdue(name, now - int(limit_s * 1000), now, message):
             log.warning("%s: its task ran past %g s; failing it and restarting the worker", name, limit_s)

@@ -8,11 +8,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from r2v.clock import Clock
-from r2v.config import DEFAULT_ENGINE, WanOptions
-from r2v.engines import get_engine
-from r2v.engines.base import Engine, RenderCancelled
+from r2v.engines import EngineSet
+from r2v.engines.base import RenderCancelled
 from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
 from r2v.media.fetch import FetchPolicy, MediaResolver
 from r2v.protocol.job import JobSpec
@@ -31,27 +31,22 @@ class TaskRunner:
     blobs: BlobStore
     uploads: UploadRegistry
     clock: Clock
-    engines: dict[str, str]
+    engines: EngineSet
+    scratch: Path  # a local folder for the files of the job in progress
     fetch_policy: FetchPolicy = field(default_factory=FetchPolicy)
     rules: JobRules = field(default_factory=JobRules)
-    wan: WanOptions | None = None  # the wan engine's options, when it is configured
-
-    def __post_init__(self) -> None:
-        self._engines: dict[str, Engine] = {}
 
     def warm_up(self) -> None:
         """Load and warm every configured engine now, so that the first task does not wait for it."""
-        for model in [*self.engines, ""]:  # "" stands for any model not configured: the default engine
-            self.engine_for(model).warm_up()
-
-    def engine_for(self, model: str) -> Engine:
-        name = self.engines.get(model, DEFAULT_ENGINE)
-        if name not in self._engines:  # loaded once per process and kept (a model engine keeps its weights)
-            self._engines[name] = get_engine(name, self.wan)
-        return self._engines[name]
+        self.engines.warm_up()
 
     def run(self, task: Task) -> None:
-        spec = JobSpec.from_dict(json.loads(task.spec_json))
+        try:
+            spec = JobSpec.from_dict(json.loads(task.spec_json))
+        except ValueError as exc:  # stored by a newer r2v than this worker's
+            log.error("task %s: %s", task.task_id, exc)
+            self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), INTERNAL_ERROR, MSG_INTERNAL)
+            return
         resolver = MediaResolver(
             blobs=self.blobs,
             uploads=self.uploads,
@@ -82,7 +77,8 @@ class TaskRunner:
                 spec,
                 resolver,
                 self.blobs,
-                self.engine_for(task.model),
+                self.scratch,
+                self.engines.for_model(task.model),
                 progress,
                 self.rules,
                 on_plan=lambda plan: self.store.set_plan(task.task_id, task.attempt, json.dumps(plan.to_dict())),

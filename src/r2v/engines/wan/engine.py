@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from r2v.config import WanOptions
 from r2v.director import Shot, Storyboard
 from r2v.engines.base import (
     OUTPUT_FPS,
@@ -29,6 +28,7 @@ from r2v.engines.base import (
 )
 from r2v.engines.sound import job_soundtrack
 from r2v.engines.wan.batched_guidance import BatchedGuidance
+from r2v.engines.wan.options import WanOptions
 from r2v.render import watermark
 from r2v.render.decode import read_image, video_frames
 from r2v.render.encoder import Mp4Writer

@@ -1,0 +1,49 @@
+"""The backends every port's contract tests run against: one URL each. A new backend (PostgreSQL, S3) adds its
+URL here (and, below, how a test can look at what it stored), and every contract suite runs on it too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from r2v import wiring
+from r2v.config import Settings
+
+# tmp folder -> URL of a fresh, empty backend
+DATABASES: dict[str, Callable[[Path], str]] = {
+    "sqlite": lambda tmp: f"sqlite://{tmp / 'r2v.sqlite3'}",
+}
+STORAGES: dict[str, Callable[[Path], str]] = {
+    "file": lambda tmp: f"file://{tmp / 'files'}",
+}
+
+
+def components(data_dir: Path, database: str = "sqlite", storage: str = "file",
+               api_keys: Iterable[str] = ()) -> wiring.Components:  # fmt: skip
+    """The backends named here for `data_dir`, opened by the composition root as `r2v serve` opens them. The same
+    `data_dir` again opens the same backends (another connection, as each worker process has); a new one, fresh
+    ones. Nothing from the environment's R2V_API_KEYS or words file leaks in."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir, database_url=DATABASES[database](data_dir),
+                        storage_url=STORAGES[storage](data_dir), api_keys=tuple(api_keys),
+                        moderation_words_file=None)  # fmt: skip
+    return wiring.build(settings)
+
+
+# --- what a backend holds, seen from outside its port (for the few promises the port cannot show) -------------
+
+
+def _sqlite_bytes(url: str) -> bytes:
+    path = Path("/" + url.removeprefix("sqlite://").lstrip("/"))
+    return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))  # the file, its -wal, -shm
+
+
+def _files_under(url: str) -> set[str]:
+    root = Path(url.removeprefix("file://"))
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+# database URL -> every byte it keeps (to show that a secret is not among them)
+DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {"sqlite": _sqlite_bytes}
+# storage URL -> every object it keeps, partial writes included (to show that a crash leaves nothing behind)
+STORAGE_CONTENTS: dict[str, Callable[[str], set[str]]] = {"file": _files_under}

@@ -1,0 +1,104 @@
+"""Backends chosen by URL: `r2v serve --database URL --storage URL` (or R2V_DATABASE_URL, R2V_STORAGE_URL) keeps
+tasks and files exactly where the URLs say; today's layout is the default; an unknown scheme stops the command with
+an error that names the option and the scheme."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from tests.conftest import KEY
+from tests.helpers import ServerProcess, assert_spec_video, wait_status
+
+pytestmark = pytest.mark.server
+
+CREATE = "/services/aigc/video-generation/video-synthesis"
+HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
+
+
+def _render_one(server: ServerProcess, url: str) -> str:
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
+            "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    answer = httpx.post(server.api + CREATE, json=body, headers=HEADERS)
+    assert answer.status_code == 200, answer.text
+    task_id = answer.json()["output"]["task_id"]
+    output = wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"],
+                         {"SUCCEEDED", "FAILED"})  # fmt: skip
+    assert output["task_status"] == "SUCCEEDED", output
+    served = httpx.get(output["video_url"])
+    assert served.status_code == 200
+    return task_id
+
+
+def test_the_database_and_the_files_live_where_the_urls_say(tmp_path, media):
+    database, files = tmp_path / "db" / "tasks.sqlite3", tmp_path / "blobs"
+    server = ServerProcess(tmp_path / "data", KEY, extra_args=("--database", f"sqlite://{database}",
+                                                               "--storage", f"file://{files}"))  # fmt: skip
+    server.start()
+    try:
+        task_id = _render_one(server, media.url("girl.png"))
+    finally:
+        server.stop()
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT status FROM tasks WHERE task_id = ?", (task_id,)).fetchone() == ("SUCCEEDED",)
+    assert_spec_video(files / "results" / f"{task_id}.mp4", 1280, 720, 2)
+    data = tmp_path / "data"  # the data dir keeps only the signing secret and the scratch room
+    assert not (data / "r2v.sqlite3").exists() and not (data / "files").exists()
+
+
+def test_the_environment_variables_name_the_backends_too(tmp_path, media):
+    database, files = tmp_path / "elsewhere.sqlite3", tmp_path / "store"
+    server = ServerProcess(tmp_path / "data", KEY, env={"R2V_DATABASE_URL": f"sqlite:///{database}",  # 4 slashes
+                                                        "R2V_STORAGE_URL": f"file://{files}"})  # fmt: skip
+    server.start()
+    try:
+        task_id = _render_one(server, media.url("girl.png"))
+    finally:
+        server.stop()
+    assert database.is_file() and (files / "results" / f"{task_id}.mp4").is_file()
+
+
+def test_without_urls_the_data_dir_holds_everything(tmp_path, media):
+    server = ServerProcess(tmp_path / "data", KEY).start()
+    try:
+        task_id = _render_one(server, media.url("girl.png"))
+    finally:
+        server.stop()
+    assert (tmp_path / "data" / "r2v.sqlite3").is_file()
+    assert (tmp_path / "data" / "files" / "results" / f"{task_id}.mp4").is_file()
+
+
+def _r2v(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "r2v", *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "args, env, message",
+    [
+        (("--database", "mysql://db.example/r2v"), {}, "--database: unknown scheme 'mysql' (expected sqlite://"),
+        (("--storage", "s3x://bucket/prefix"), {}, "--storage: unknown scheme 's3x' (expected file://"),
+        ((), {"R2V_DATABASE_URL": "postgres://x"}, "--database: unknown scheme 'postgres' (expected sqlite://"),
+        (("--database", "r2v.sqlite3"), {}, "--database: 'r2v.sqlite3' is not a URL (expected sqlite://"),
+    ],
+)
+def test_an_unknown_scheme_stops_serve_naming_the_option(tmp_path, args, env, message):
+    done = _r2v("serve", "--data-dir", str(tmp_path / "data"), "--port", "1", *args, env=env)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_keys_are_created_in_the_database_the_url_names(tmp_path):
+    database = tmp_path / "keys.sqlite3"
+    done = _r2v("keys", "create", "--name", "ci", "--data-dir", str(tmp_path / "data"), "--database",
+                f"sqlite://{database}")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(database) as db:
+        assert db.execute("SELECT name FROM api_keys").fetchall() == [("ci",)]
+    refused = _r2v("keys", "create", "--name", "ci", "--database", "redis://x")
+    assert refused.returncode == 2 and "--database: unknown scheme 'redis'" in refused.stderr
