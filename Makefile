@@ -12,14 +12,14 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP): $(PY) pyproject.toml
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,dev]'
 	touch $(STAMP)
 
 # The tests also cover the wan engine on a tiny model, on the CPU. torch is pinned to the build these machines
 # install from a local file (a CPU wheel); an unpinned torch would pull several GB of CUDA packages.
 $(WAN_STAMP): $(STAMP)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test,wan]'
+	$(PY) -m pip install -q -e '.[test,dev,wan]'
 	touch $(WAN_STAMP)
 
 install: $(STAMP)
@@ -31,6 +31,7 @@ demo: $(STAMP)
 
 test: $(WAN_STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
@@ -42,7 +43,6 @@ lint: $(STAMP)
 # the fast in-process tests against every mutant, and prints killed / total per module. Minutes on 2 cores.
 MUTATION_CHILDREN ?= 2
 mutation: $(STAMP)
-	$(PY) -m pip install -q 'mutmut>=3.2'
 	rm -rf mutants
 	$(VENV)/bin/mutmut run --max-children $(MUTATION_CHILDREN)
 	$(PY) tools/mutation_report.py --fail-under 80
