@@ -15,6 +15,7 @@ from typing import TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2v.api import openapi, responses
@@ -153,7 +154,7 @@ def create_app(parts: ApiParts) -> FastAPI:
             fields = {k: v for k, v in form.items() if isinstance(v, str)}
             upload = form.get("file")
             stream = getattr(upload, "file", None)
-            await off_loop(lambda: uploads.accept(fields, stream))
+            await run_in_threadpool(uploads.accept, fields, stream)  # mostly file copying: the general pool
         return Response(status_code=200)
 
     @app.get(FILES_PATH + "{name:path}")
