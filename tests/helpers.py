@@ -219,3 +219,15 @@ def wait_status(fetch, wanted: set[str], timeout: float = 120) -> dict:
             return output
         time.sleep(0.05)
     raise AssertionError(f"status never reached {wanted}: last {output}")
+
+
+def run_small_task(server: ServerProcess, url: str, key: str) -> dict:
+    """Create a 2 s 720P task of one reference image on `server` and wait for its end; its final output."""
+    headers = {"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"}
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
+            "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    answer = httpx.post(server.api + "/services/aigc/video-generation/video-synthesis", json=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    task_id = answer.json()["output"]["task_id"]
+    return wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=headers).json()["output"],
+                       {"SUCCEEDED", "FAILED"})  # fmt: skip

@@ -13,26 +13,17 @@ import httpx
 import pytest
 
 from tests.conftest import KEY
-from tests.helpers import ServerProcess, assert_spec_video, wait_status
+from tests.helpers import ServerProcess, assert_spec_video, run_small_task
 
 pytestmark = pytest.mark.server
 
-CREATE = "/services/aigc/video-generation/video-synthesis"
-HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
 
 
 def _render_one(server: ServerProcess, url: str) -> str:
-    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
-            "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
-    answer = httpx.post(server.api + CREATE, json=body, headers=HEADERS)
-    assert answer.status_code == 200, answer.text
-    task_id = answer.json()["output"]["task_id"]
-    output = wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"],
-                         {"SUCCEEDED", "FAILED"})  # fmt: skip
+    output = run_small_task(server, url, KEY)
     assert output["task_status"] == "SUCCEEDED", output
-    served = httpx.get(output["video_url"])
-    assert served.status_code == 200
-    return task_id
+    assert httpx.get(output["video_url"]).status_code == 200
+    return output["task_id"]
 
 
 def test_the_database_and_the_files_live_where_the_urls_say(tmp_path, media):

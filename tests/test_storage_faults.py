@@ -10,22 +10,15 @@ import httpx
 import pytest
 
 from tests.conftest import KEY
-from tests.helpers import ServerProcess, wait_status
+from tests.helpers import ServerProcess, run_small_task
 
 pytestmark = pytest.mark.server
 
-CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
 
 
 def _run_task(server: ServerProcess, url: str) -> dict:
-    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [{"type": "reference_image", "url": url}]},
-            "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
-    answer = httpx.post(server.api + CREATE, json=body, headers=HEADERS)
-    assert answer.status_code == 200, answer.text
-    task_id = answer.json()["output"]["task_id"]
-    return wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=HEADERS).json()["output"],
-                       {"SUCCEEDED", "FAILED"})  # fmt: skip
+    return run_small_task(server, url, KEY)
 
 
 def _assert_fault_fails_the_task_only(server: ServerProcess, url: str, heal) -> None:
