@@ -186,8 +186,7 @@ def _generate(args: argparse.Namespace) -> int:
             outcome = run_job("cli", spec, resolver, blobs, settings.scratch_dir, engine, progress, rules)
         out = Path(args.output)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.unlink(missing_ok=True)
-        blobs.fetch(outcome.result_name, out)
+        blobs.fetch(outcome.result_name, out)  # replaces a file already there
     except (ApiError, TaskFailure) as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2

@@ -12,7 +12,6 @@ cannot be interrupted any other way."""
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing as mp
 import os
@@ -25,14 +24,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from r2v.clock import Clock
-from r2v.lifetime import die_with_parent
+from r2v.lifetime import die_with_parent, set_process_name
 from r2v.tasks.store import TaskStore
 
 if TYPE_CHECKING:  # the runner (and the engines behind it) load in the worker processes only
     from r2v.worker.runner import TaskRunner
 
 log = logging.getLogger(__name__)
-PR_SET_NAME = 15
 
 
 @dataclass(frozen=True)
@@ -59,18 +57,9 @@ def _limit_memory(megabytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _set_process_name(name: str) -> None:
-    """The name ps and top show (/proc/PID/comm, at most 15 bytes), so that an operator can tell the workers
-    apart from the server and from each other (Linux; elsewhere nothing)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_NAME, name.encode()[:15])
-    except OSError:
-        pass
-
-
 def worker_main(name: str, options: PoolOptions, parent_pid: int, make_runner: RunnerFactory) -> None:
     die_with_parent()
-    _set_process_name(f"r2v-{name}")
+    set_process_name(f"r2v-{name}")  # ps and top tell the workers apart
     # Ctrl+C reaches the whole process group: the server decides when its workers stop (SIGTERM), not the key.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if os.getppid() != parent_pid:
