@@ -8,10 +8,24 @@ from pathlib import Path
 
 from r2v import wiring
 from r2v.config import Settings
+from tests.pgserver import postgres
+
+_pg_databases: dict[Path, str] = {}
+
+
+def _postgres_url(tmp: Path) -> str:
+    """A database of the session's PostgreSQL server for this folder, made (with its schema) on first use."""
+    if tmp not in _pg_databases:
+        url = postgres().new_database()
+        wiring.upgrade_database(url)
+        _pg_databases[tmp] = url
+    return _pg_databases[tmp]
+
 
 # tmp folder -> URL of a fresh, empty backend
 DATABASES: dict[str, Callable[[Path], str]] = {
     "sqlite": lambda tmp: f"sqlite://{tmp / 'r2v.sqlite3'}",
+    "postgresql": _postgres_url,
 }
 STORAGES: dict[str, Callable[[Path], str]] = {
     "file": lambda tmp: f"file://{tmp / 'files'}",
@@ -26,8 +40,8 @@ def components(data_dir: Path, database: str = "sqlite", storage: str = "file",
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir, database_url=DATABASES[database](data_dir),
                         storage_url=STORAGES[storage](data_dir), api_keys=tuple(api_keys),
-                        moderation_words_file=None)  # fmt: skip
-    return wiring.build(settings)
+                        moderation_words_file=None, workers=0 if database == "postgresql" else 1)  # fmt: skip
+    return wiring.build(settings, connections=4)
 
 
 # --- what a backend holds, seen from outside its port (for the few promises the port cannot show) -------------
@@ -44,6 +58,7 @@ def _files_under(url: str) -> set[str]:
 
 
 # database URL -> every byte it keeps (to show that a secret is not among them)
-DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {"sqlite": _sqlite_bytes}
+DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {"sqlite": _sqlite_bytes,
+                                                     "postgresql": lambda url: postgres().dump(url)}
 # storage URL -> every object it keeps, partial writes included (to show that a crash leaves nothing behind)
 STORAGE_CONTENTS: dict[str, Callable[[str], set[str]]] = {"file": _files_under}

@@ -1,4 +1,4 @@
-"""The `r2v` command: serve, keys create, generate, wan make-tiny."""
+"""The `r2v` command: serve, worker, db upgrade, keys create, generate, wan make-tiny."""
 
 from __future__ import annotations
 
@@ -20,50 +20,48 @@ SHUTDOWN_GRACE_S = 30
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from r2v.config import Settings
-    from r2v.wiring import build, build_app, check_locations, janitor_for, worker_pool
+    from r2v.wiring import build, check_locations, is_cluster
 
     settings = Settings(
         data_dir=Path(args.data_dir),
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=1 if args.workers is None else args.workers,
         region=args.region,
         public_url=args.public_url,
         **_backend_settings(args),
         **_engine_settings(args),
     )
+    if args.workers is None and is_cluster(settings):
+        settings.workers = 0  # the cluster's renders run in `r2v worker` processes
     check_locations(settings)
-    problem = _engine_problem(settings)
+    problem = _engine_problem(settings) if settings.workers else None
     if problem:
         print(f"r2v: {problem}", file=sys.stderr)
         return 2
     parts = build(settings)
-    log = logging.getLogger("r2v")
+    if not parts.keys.has_any():
+        logging.getLogger("r2v").warning("no API key: create one with `r2v keys create --name NAME` or set "
+                                         "R2V_API_KEYS")
+    return _serve_cluster(parts) if is_cluster(settings) else _serve_embedded(parts)
+
+
+def _serve_embedded(parts) -> int:
+    """One machine: the API, its render worker processes and the janitor, on SQLite and local files."""
+    from r2v.wiring import build_app, janitor_for, worker_pool
+
+    settings, log = parts.settings, logging.getLogger("r2v")
     # Crash recovery: whatever was RUNNING when the last server died has no worker now; run it again.
     recovered = parts.tasks.requeue_running(parts.clock.now_ms())
     if recovered:
         log.warning("recovered %d task(s) interrupted by the last shutdown", recovered)
-    if not parts.keys.has_any():
-        log.warning("no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS")
     # What renders and writes the last shutdown interrupted left behind (no worker runs yet).
     shutil.rmtree(settings.scratch_dir, ignore_errors=True)
     parts.blobs.remove_partial_writes()
     pool = worker_pool(parts)
     janitor = janitor_for(parts)
-    app = build_app(parts, workers_alive=pool.alive)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip
-    server = uvicorn.Server(config)
-    # SIGTERM and SIGINT go to uvicorn's own handler, which stops the server gracefully: the listening socket
-    # closes, requests in flight finish, then serve() returns. It then re-raises the signal to its previous
-    # handler, which would kill the process before the workers and the janitor are stopped; that previous
-    # handler is uvicorn's too (installed here), so the re-raised signal only asks again for what is done.
-    # Installed before anything starts, so a signal during startup also stops the server gracefully.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, server.handle_exit)
+    server = _http_server(build_app(parts, workers_alive=pool.alive), settings)
     try:
         pool.start()
         janitor.start()
@@ -74,6 +72,82 @@ def _serve(args: argparse.Namespace) -> int:
         interrupted = pool.stop()
         log.info("stopped: the workers (%d render(s) interrupted, their tasks queued again) and the janitor",
                  interrupted)  # fmt: skip
+    return 0
+
+
+def _serve_cluster(parts) -> int:
+    """One stateless API process of a cluster. Nothing here is recovered or cleaned at start: other processes are
+    at work on the same database and bucket. It takes part in the cluster's upkeep (retention, the recovery of
+    dead workers' tasks), which the queue runs once for the whole cluster, whichever process gets it."""
+    import threading
+
+    from r2v.wiring import build_app, upkeep_queue
+
+    settings = parts.settings
+    queue, upkeep = upkeep_queue(parts)
+    upkeeper = threading.Thread(target=queue.serve, args=(None, upkeep, 0), name="r2v-upkeep", daemon=True)
+    server = _http_server(build_app(parts), settings)
+    try:
+        upkeeper.start()
+        print(f"r2v serving on http://{settings.host}:{settings.port} (cluster API; renders run in `r2v worker`)",
+              flush=True)  # fmt: skip
+        server.run()
+    finally:
+        queue.stop()
+        upkeeper.join(timeout=15)
+    return 0
+
+
+def _http_server(app, settings):
+    import uvicorn
+
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)  # fmt: skip
+    server = uvicorn.Server(config)
+    # SIGTERM and SIGINT go to uvicorn's own handler, which stops the server gracefully: the listening socket
+    # closes, requests in flight finish, then serve() returns. It then re-raises the signal to its previous
+    # handler, which would kill the process before the workers and the janitor are stopped; that previous
+    # handler is uvicorn's too (installed here), so the re-raised signal only asks again for what is done.
+    # Installed before anything starts, so a signal during startup also stops the server gracefully.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, server.handle_exit)
+    return server
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """`r2v worker`: renders the cluster's tasks on this machine until SIGTERM/SIGINT; the renders in progress are
+    handed back to the queue (another worker takes them) without using up an attempt."""
+    from r2v.config import Settings
+    from r2v.wiring import check_locations, cluster_worker, is_cluster
+
+    if args.concurrency < 1:
+        raise ValueError("--concurrency must be at least 1")
+    settings = Settings(data_dir=Path(args.data_dir), workers=0, **_backend_settings(args), **_engine_settings(args))
+    if not is_cluster(settings):
+        raise ValueError("--database: `r2v worker` runs on a PostgreSQL database (postgresql://…); the embedded "
+                         "SQLite server runs its own workers (`r2v serve --workers N`)")  # fmt: skip
+    check_locations(settings)
+    problem = _engine_problem(settings)
+    if problem:
+        print(f"r2v: {problem}", file=sys.stderr)
+        return 2
+    worker = cluster_worker(settings, args.concurrency)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: worker.stop())
+    print(f"r2v worker {worker.name}: {args.concurrency} render(s) at once", flush=True)
+    worker.run()
+    logging.getLogger("r2v").info("worker stopped")
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    from r2v.wiring import upgrade_database
+
+    url = args.database or os.environ.get("R2V_DATABASE_URL")
+    if not url:
+        raise ValueError("--database: required (postgresql://USER@HOST/DB, or $R2V_DATABASE_URL)")
+    before, after = upgrade_database(url)
+    print(f"database schema at version {after}" + (f" (was {before})" if before != after else " (already current)"))
     return 0
 
 
@@ -198,10 +272,11 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _backend_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", default=None, metavar="URL",
-                        help="where tasks, keys and uploads are kept: sqlite:///FILE ($R2V_DATABASE_URL; default "
-                             "sqlite:///DATA-DIR/r2v.sqlite3)")  # fmt: skip
+                        help="where tasks, keys and uploads are kept: sqlite:///FILE or postgresql://USER@HOST/DB "
+                             "($R2V_DATABASE_URL; default sqlite:///DATA-DIR/r2v.sqlite3)")  # fmt: skip
     parser.add_argument("--storage", default=None, metavar="URL",
-                        help="where uploads and results are kept: file:///DIR ($R2V_STORAGE_URL; default "
+                        help="where uploads and results are kept: file:///DIR or s3://BUCKET/PREFIX, with the "
+                             "endpoint and credentials from the AWS variables ($R2V_STORAGE_URL; default "
                              "file:///DATA-DIR/files)")  # fmt: skip
 
 
@@ -222,12 +297,29 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="default: $R2V_DATA_DIR or ./.r2v-data")
-    serve.add_argument("--workers", type=int, default=1, help="render worker processes")
+    serve.add_argument("--workers", type=int, default=None,
+                       help="render worker processes (default 1; 0 and the default with a PostgreSQL database, "
+                            "whose renders run in `r2v worker`)")  # fmt: skip
     serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
     serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
     _backend_flags(serve)
     _engine_flags(serve)
     serve.set_defaults(func=_serve)
+
+    worker = sub.add_parser("worker", help="render the tasks of a multi-machine cluster (PostgreSQL + S3)")
+    worker.add_argument("--concurrency", type=int, default=1, help="renders at once on this machine (default 1)")
+    worker.add_argument("--metrics-port", type=int, default=None, help="serve /metrics and /healthz on this port")
+    worker.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="local scratch room for renders in progress")
+    _backend_flags(worker)
+    _engine_flags(worker)
+    worker.set_defaults(func=_worker)
+
+    db = sub.add_parser("db", help="manage the PostgreSQL database of a cluster")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema (r2v's and procrastinate's)")
+    upgrade.add_argument("--database", default=None, metavar="URL", help="postgresql://USER@HOST/DB "
+                         "($R2V_DATABASE_URL)")  # fmt: skip
+    upgrade.set_defaults(func=_db_upgrade)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

@@ -145,8 +145,8 @@ class Settings:
         self.storage_url = self.storage_url or f"file://{self.data_dir / 'files'}"
         if self.region not in REGIONS:
             raise ValueError(f"unknown region {self.region!r}; one of {', '.join(REGIONS)}")
-        if self.workers < 1:
-            raise ValueError("--workers must be at least 1")
+        if self.workers < 0:
+            raise ValueError("--workers must not be negative")
         self.fetch_policy()  # a bad network list is a startup error, not a failed task later
 
     @property

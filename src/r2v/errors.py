@@ -25,6 +25,7 @@ NOT_FOUND = "NotFound"
 METHOD_NOT_ALLOWED = "MethodNotAllowed"
 FILE_ALREADY_EXISTS = "FileAlreadyExists"
 INVALID_RANGE = "InvalidRange"
+SERVICE_UNAVAILABLE = "ServiceUnavailable"
 
 # Fixed messages the cloud uses (and SDK users grep for).
 MSG_MODEL_NOT_EXIST = "Model not exist."
@@ -44,6 +45,11 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+class BackendUnavailable(Exception):
+    """A backend (the database, the object store) cannot be reached right now. Answered 503 ServiceUnavailable,
+    which the SDKs retry; a worker retries the task's bookkeeping later."""
 
 
 def invalid(field: str, reason: str) -> ApiError:

@@ -7,6 +7,7 @@ request rate but the number of one key's tasks rendering at once; more stay PEND
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields, replace
 
 from r2v.clock import Clock
@@ -54,7 +55,26 @@ class RateLimits:
         return limits
 
 
-class RateLimiter:
+class RequestLimiter(ABC):
+    """The port: one process's buckets (RateLimiter, below), or buckets every API process shares (PostgreSQL)."""
+
+    limits: RateLimits
+
+    @abstractmethod
+    def check(self, owner: str, action: str) -> None:
+        """Take one token for `action` by `owner`, or raise 429 Throttling.RateQuota."""
+
+
+def throttled() -> ApiError:
+    return ApiError(429, THROTTLED, MSG_THROTTLED)
+
+
+def bucket_capacity(rate: float) -> float:
+    """A bucket holds one second's worth of requests, and at least one."""
+    return max(1.0, float(rate))
+
+
+class RateLimiter(RequestLimiter):
     """Token buckets holding one second's worth of requests (at least one), refilled continuously; thread-safe."""
 
     def __init__(self, limits: RateLimits, clock: Clock):
@@ -69,11 +89,11 @@ class RateLimiter:
         if rate is None:
             return
         now = self.clock.now_ms()
-        capacity = max(1.0, float(rate))
+        capacity = bucket_capacity(rate)
         with self._lock:
             tokens, at = self._buckets.get((owner, action), (capacity, now))
             tokens = min(capacity, tokens + max(0, now - at) * rate / 1000)
             if tokens < 1:
                 self._buckets[(owner, action)] = (tokens, now)
-                raise ApiError(429, THROTTLED, MSG_THROTTLED)
+                raise throttled()
             self._buckets[(owner, action)] = (tokens - 1, now)

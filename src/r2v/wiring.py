@@ -9,18 +9,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2v.backends.localfs import LocalBlobStore
-from r2v.backends.sqlite import Database, SqliteKeyStore, SqliteTaskStore, SqliteUploadRegistry
+from r2v.backends.sql.keys import SqlKeyStore
+from r2v.backends.sql.tasks import SqlTaskStore
+from r2v.backends.sql.uploads import SqlUploadRegistry
+from r2v.backends.sqlite import Database
 from r2v.clock import Clock
 from r2v.config import Settings
 from r2v.keys import KeyStore, ServingKeys
 from r2v.moderation import Moderator, WordListModerator
+from r2v.ratelimits import RequestLimiter
 from r2v.storage.blobs import BlobStore
 from r2v.storage.signing import UrlSigner
 from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.store import TaskStore
 
-DATABASE_SCHEMES = ("sqlite",)
-STORAGE_SCHEMES = ("file",)
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+STORAGE_SCHEMES = ("file", "s3")
+CLUSTER_SCHEMES = ("postgresql", "postgres")  # the multi-machine mode: renders run in `r2v worker` processes
+API_STORE_THREADS = 16  # threads of an API process that wait on a pooled database (the pool has as many connections)
 
 
 @dataclass
@@ -36,6 +42,9 @@ class Components:
     signer: UrlSigner
     secret: bytes
     moderator: Moderator | None = None  # off by default
+    limiter: RequestLimiter | None = None  # per-key limits shared by the cluster's API processes (None: per process)
+    store_threads: int = 1  # how many calls the HTTP layer may have waiting on the stores at once
+    queue_factory: object = None  # () -> WorkQueue: the cluster's queue (None: the embedded server's workers)
 
 
 def _location(url: str, option: str, schemes: tuple[str, ...]) -> tuple[str, Path]:
@@ -52,10 +61,25 @@ def _location(url: str, option: str, schemes: tuple[str, ...]) -> tuple[str, Pat
     return scheme.lower(), Path(rest)
 
 
+def is_cluster(settings: Settings) -> bool:
+    """Whether these settings run the multi-machine mode (a PostgreSQL database)."""
+    return _scheme(settings.database_url) in CLUSTER_SCHEMES
+
+
+def _scheme(url: str) -> str:
+    return url.partition("://")[0].lower()
+
+
 def check_locations(settings: Settings) -> None:
-    """Refuse an unknown --database or --storage scheme before anything starts (ValueError naming the option)."""
+    """Refuse an unknown --database or --storage scheme, or a worker count the mode cannot run, before anything
+    starts (ValueError naming the option)."""
     _location(settings.database_url, "--database", DATABASE_SCHEMES)
     _location(settings.storage_url, "--storage", STORAGE_SCHEMES)
+    if is_cluster(settings) and settings.workers > 0:
+        raise ValueError("--workers: with a PostgreSQL database, renders run in `r2v worker` processes (on any "
+                         "machine); start the API with --workers 0")  # fmt: skip
+    if not is_cluster(settings) and settings.workers < 1:
+        raise ValueError("--workers must be at least 1 with the embedded SQLite database")
 
 
 def open_database(url: str) -> Database:
@@ -64,7 +88,14 @@ def open_database(url: str) -> Database:
 
 
 def open_storage(url: str) -> BlobStore:
-    _, path = _location(url, "--storage", STORAGE_SCHEMES)
+    """The object store a --storage URL names; an S3 bucket is checked (exists, credentials accepted) here."""
+    scheme, path = _location(url, "--storage", STORAGE_SCHEMES)
+    if scheme == "s3":
+        from r2v.backends.s3 import open_s3
+
+        store = open_s3(url)
+        store.check()
+        return store
     return LocalBlobStore(path)
 
 
@@ -77,20 +108,73 @@ def build_moderator(settings: Settings) -> Moderator | None:
     return WordListModerator.from_file(path)
 
 
-def build(settings: Settings, clock: Clock | None = None) -> Components:
+def build(settings: Settings, clock: Clock | None = None, connections: int = API_STORE_THREADS) -> Components:
+    """The backends the settings name. `connections`: how many database connections this process may hold at once
+    (PostgreSQL only)."""
+    if is_cluster(settings):
+        return _build_cluster(settings, clock or Clock(), connections)
     db = open_database(settings.database_url)
     secret = settings.secret()
     return Components(
         settings=settings,
         clock=clock or Clock(),
-        tasks=SqliteTaskStore(db),
-        keys=ServingKeys(SqliteKeyStore(db), settings.api_keys),
-        uploads=SqliteUploadRegistry(db),
+        tasks=SqlTaskStore(db),
+        keys=ServingKeys(SqlKeyStore(db), settings.api_keys),
+        uploads=SqlUploadRegistry(db),
         blobs=open_storage(settings.storage_url),
         signer=UrlSigner(secret),
         secret=secret,
         moderator=build_moderator(settings),
     )
+
+
+def _build_cluster(settings: Settings, clock: Clock, connections: int) -> Components:
+    from r2v.backends.postgres import schema
+    from r2v.backends.postgres.database import PgDatabase
+    from r2v.backends.postgres.jobs import RenderJobs, make_app
+    from r2v.backends.postgres.ratelimit import SharedRateLimiter
+    from r2v.backends.postgres.tasks import PostgresTaskStore
+
+    url = settings.database_url
+    db = PgDatabase(url, max_connections=connections)
+    schema.check(db)  # an older or newer schema stops the process here, saying what to run
+    tasks = PostgresTaskStore(db, RenderJobs(make_app(url)))
+    secret = schema.shared_secret(db)
+
+    def queue_factory():
+        from r2v.backends.postgres.queue import ProcrastinateQueue
+
+        return ProcrastinateQueue(url, db, tasks, clock)
+
+    return Components(
+        settings=settings,
+        clock=clock,
+        tasks=tasks,
+        keys=ServingKeys(SqlKeyStore(db), settings.api_keys),
+        uploads=SqlUploadRegistry(db),
+        blobs=open_storage(settings.storage_url),
+        signer=UrlSigner(secret),
+        secret=secret,
+        moderator=build_moderator(settings),
+        limiter=SharedRateLimiter(db, settings.rate_limits, clock),
+        store_threads=connections,
+        queue_factory=queue_factory,
+    )
+
+
+def upgrade_database(url: str) -> tuple[int, int]:
+    """`r2v db upgrade`: create or migrate a PostgreSQL database's schema (r2v's and procrastinate's)."""
+    if _scheme(url) not in CLUSTER_SCHEMES:
+        raise ValueError(f"--database: `r2v db upgrade` is for PostgreSQL (postgresql://…), not {_scheme(url)!r}; "
+                         "the embedded SQLite database creates its own tables")  # fmt: skip
+    from r2v.backends.postgres import schema
+    from r2v.backends.postgres.database import PgDatabase
+
+    db = PgDatabase(url, max_connections=1)
+    try:
+        return schema.upgrade(db)
+    finally:
+        db.close()
 
 
 def task_service(parts: Components):
@@ -127,6 +211,8 @@ def build_app(parts: Components, workers_alive=None):
             public_url=s.public_url,
             listen_address=f"{s.host}:{s.port}",
             workers_alive=workers_alive,
+            limiter=parts.limiter,
+            store_threads=parts.store_threads,
         )
     )
 
@@ -164,6 +250,22 @@ def runner_for(parts: Components):
 def build_runner(settings: Settings):
     """What a worker process runs: its own connections to the backends, and its engines."""
     return runner_for(build(settings))
+
+
+def cluster_worker(settings: Settings, concurrency: int, observe=None):
+    """`r2v worker`: a runner on its own connections, fed by the cluster's queue."""
+    from r2v.worker.cluster import ClusterWorker
+
+    parts = build(settings, connections=concurrency + 4)  # renders, the queue's upkeep, a spare
+    return ClusterWorker(runner=runner_for(parts), queue=parts.queue_factory(), upkeep=janitor_for(parts).sweep,
+                         concurrency=concurrency, per_owner_running=settings.max_running_per_key,
+                         observe=observe)  # fmt: skip
+
+
+def upkeep_queue(parts: Components):
+    """An API process of the cluster takes part in the upkeep (retention, recovery) without rendering."""
+    queue = parts.queue_factory()
+    return queue, janitor_for(parts).sweep
 
 
 def worker_pool(parts: Components):

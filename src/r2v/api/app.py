@@ -28,10 +28,11 @@ from r2v.errors import (
     MSG_SYNC_NOT_SUPPORTED,
     TOO_LARGE,
     ApiError,
+    BackendUnavailable,
     new_request_id,
 )
 from r2v.keys import KeyStore
-from r2v.ratelimits import RateLimiter, RateLimits
+from r2v.ratelimits import RateLimiter, RateLimits, RequestLimiter
 from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
 from r2v.storage.blobs import BlobStore
@@ -43,7 +44,7 @@ MAX_JSON_DEPTH = 64
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 # Threads that wait on the stores for the HTTP layer. One: the SQLite store serialises its calls on one connection
 # anyway, and every extra thread only adds turns for the GIL (api_load.py: 1 thread 3445 queries/s, 2: 2674, the
-# 40 of FastAPI's default pool: 1609). A pooled database may want more.
+# 40 of FastAPI's default pool: 1609). A pooled database (PostgreSQL) asks for more through ApiParts.store_threads.
 STORE_THREADS = 1
 T = TypeVar("T")
 
@@ -63,18 +64,21 @@ class ApiParts:
     public_url: str | None = None  # base of video_url and upload_host; default: the Host the client used
     listen_address: str = "127.0.0.1:8000"  # for a client that sent no Host
     workers_alive: Callable[[], int] | None = None  # render workers of this process (None: they run elsewhere)
+    limiter: RequestLimiter | None = None  # shared buckets (a cluster); None: this process's own
+    store_threads: int = STORE_THREADS
 
 
 def create_app(parts: ApiParts) -> FastAPI:
     app = FastAPI(title="r2v", version="0.1.0", docs_url=None, redoc_url=None)
     app.openapi = lambda: _openapi_document(app)
     app.add_exception_handler(ApiError, responses.on_api_error)
+    app.add_exception_handler(BackendUnavailable, responses.on_backend_unavailable)
     app.add_exception_handler(StarletteHTTPException, responses.on_http_error)
     app.add_exception_handler(RequestValidationError, responses.on_validation_error)
     app.add_exception_handler(Exception, responses.on_unexpected)
     tasks, uploads = parts.tasks, parts.uploads
-    limiter = RateLimiter(parts.rate_limits, parts.clock)
-    store_threads = ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="r2v-store")
+    limiter = parts.limiter or RateLimiter(parts.rate_limits, parts.clock)
+    store_threads = ThreadPoolExecutor(parts.store_threads, thread_name_prefix="r2v-store")
 
     async def off_loop(work: Callable[[], T]) -> T:
         """Run `work` (it waits on a store) on the store thread, never on the event loop."""

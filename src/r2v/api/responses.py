@@ -17,7 +17,9 @@ from r2v.errors import (
     MSG_INTERNAL,
     MSG_NOT_FOUND,
     NOT_FOUND,
+    SERVICE_UNAVAILABLE,
     ApiError,
+    BackendUnavailable,
     envelope,
     new_request_id,
 )
@@ -51,6 +53,12 @@ async def on_validation_error(request: Request, exc: RequestValidationError) -> 
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path"))
     return error_response(400, INVALID_PARAMETER, f"{where or 'request'}: {first.get('msg', 'invalid')}")
+
+
+async def on_backend_unavailable(request: Request, exc: BackendUnavailable) -> Response:
+    """The database or the object store is down: 503, which the SDKs retry, never a hang or a 500."""
+    log.warning("%s %s: %s", request.method, request.url.path, exc)
+    return error_response(503, SERVICE_UNAVAILABLE, f"The service is temporarily unavailable ({exc}); retry later.")
 
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:

@@ -1,9 +1,9 @@
 """The BlobStore port: where uploads, inline inputs and results are kept, by name.
 
-Names are relative, '/'-separated ("results/<task>.mp4"). The port asks nothing an object store cannot do: whole
-files go in (put_file, put_bytes) and come out into a local file (fetch) or as a stream (open); a store that can
-hand out its own expiring URLs (an S3 presigned GET) says so through download_url. Writes are atomic: a reader
-never sees half a file, even after a crash mid-write."""
+Names are relative, '/'-separated ("results/<task>/<attempt>.mp4"). The port asks nothing an object store cannot
+do: whole files go in (put_file, put_bytes) and come out into a local file (fetch) or as a stream (open); a store
+that can hand out its own expiring URLs (an S3 presigned GET) says so through download_url. Writes are atomic: a
+reader never sees half a file, even after a crash mid-write."""
 
 from __future__ import annotations
 
@@ -14,9 +14,15 @@ from typing import BinaryIO
 INPUTS_DIR = "inputs"
 
 
-def result_blob(task_id: str) -> str:
-    """Where a task's finished video is kept."""
-    return f"results/{task_id}.mp4"
+def results_blob_dir(task_id: str) -> str:
+    """Where every attempt of a task keeps its finished video."""
+    return f"results/{task_id}"
+
+
+def result_blob(task_id: str, attempt: int) -> str:
+    """Where one attempt of a task keeps its finished video. Keyed by the attempt too, so that a worker thought dead
+    that finishes late writes beside the result of the attempt that won, never over it."""
+    return f"{results_blob_dir(task_id)}/{attempt}.mp4"
 
 
 def inputs_blob_dir(task_id: str) -> str:

@@ -1,11 +1,16 @@
 """The TaskStore port: task records, the queue workers claim from, and every state change (along the edges of
-tasks.model.TRANSITIONS). SQLite implements it (backends/sqlite); PostgreSQL is the planned second backend."""
+tasks.model.TRANSITIONS). The SQL stores implement it (backends/sql) on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
 from r2v.tasks.model import ListFilter, Task
+from r2v.tasks.queue import RetryLater
+
+
+class OwnerBusy(RetryLater):
+    """The task's key already has as many tasks RUNNING as it may (R2V_RATE_LIMITS running=): try it later."""
 
 
 class TaskStore(ABC):
@@ -43,6 +48,19 @@ class TaskStore(ABC):
         """Atomically move the oldest runnable PENDING task to RUNNING and return it (attempt incremented)."""
 
     @abstractmethod
+    def claim(self, task_id: str, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
+        """Atomically move this PENDING task to RUNNING and return it (attempt incremented); None if it is not
+        PENDING (canceled, done, or claimed by another); OwnerBusy if its key is at its running cap."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """How many tasks are kept in each status (for metrics)."""
+
+    @abstractmethod
+    def failures_by_code(self) -> dict[str, int]:
+        """How many FAILED tasks are kept, by error code (for metrics)."""
+
+    @abstractmethod
     def set_plan(self, task_id: str, attempt: int, plan_json: str) -> None:
         """Keep the director's plan of a RUNNING task (this attempt's); it lives and dies with the task."""
 
@@ -76,6 +94,15 @@ class TaskStore(ABC):
         using up an attempt (a restart is not the task's fault). Returns how many were touched."""
 
     @abstractmethod
+    def release_task(self, task_id: str, attempt: int) -> bool:
+        """A graceful stop of one render (its worker is shutting down): this attempt of the task goes back to
+        PENDING without using up an attempt. True if it was RUNNING under that attempt."""
+
+    @abstractmethod
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         """Crash recovery: RUNNING tasks (of one worker, or all) go back to PENDING, or FAILED once they used
         up their attempts. Returns how many were touched."""
+
+    @abstractmethod
+    def requeue_task(self, task_id: str, now_ms: int) -> bool:
+        """Crash recovery of one task whose worker was lost: as requeue_running. True if it was RUNNING."""

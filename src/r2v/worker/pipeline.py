@@ -66,6 +66,7 @@ def run_job(
     rules: JobRules = JobRules(),
     on_plan: Callable[[Storyboard], None] | None = None,
     cancelled: Callable[[], bool] = lambda: False,
+    attempt: int = 1,
 ) -> Outcome:
     workdir = scratch / f"job-{task_id}"
     shutil.rmtree(workdir, ignore_errors=True)
@@ -112,7 +113,7 @@ def run_job(
             actual = rules.rewriter.rewrite(spec.prompt, plan) if rules.rewriter else plan.script()
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
-        name = result_blob(task_id)
+        name = result_blob(task_id, attempt)
         blobs.put_file(name, out)
         usage = billing.usage(
             spec.generation,

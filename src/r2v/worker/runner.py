@@ -13,12 +13,13 @@ from pathlib import Path
 from r2v.clock import Clock
 from r2v.engines import EngineSet
 from r2v.engines.base import RenderCancelled
-from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, TaskFailure
+from r2v.errors import INTERNAL_ERROR, MSG_INTERNAL, BackendUnavailable, TaskFailure
 from r2v.media.fetch import FetchPolicy, MediaResolver
 from r2v.protocol.job import JobSpec
 from r2v.storage.blobs import BlobStore
 from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.model import Task
+from r2v.tasks.queue import JobSignals, RetryLater
 from r2v.tasks.store import TaskStore
 from r2v.worker.pipeline import JobRules, run_job
 
@@ -40,7 +41,10 @@ class TaskRunner:
         """Load and warm every configured engine now, so that the first task does not wait for it."""
         self.engines.warm_up()
 
-    def run(self, task: Task) -> None:
+    def run(self, task: Task, signals: JobSignals | None = None) -> None:
+        """Render a claimed task and record how it ended. With `signals` (a cluster worker), the queue can abort
+        the render (a user's cancel) or take it back (the worker is stopping: RetryLater, after the task went
+        back to PENDING without using up an attempt)."""
         try:
             spec = JobSpec.from_dict(json.loads(task.spec_json))
         except ValueError as exc:  # stored by a newer r2v than this worker's
@@ -61,14 +65,22 @@ class TaskRunner:
             now = time.monotonic()
             if value > last["value"] and (now - last["at"] > 0.5 or value - last["value"] >= 10):
                 last.update(value=value, at=now)
-                self.store.set_progress(task.task_id, task.attempt, value)
+                try:
+                    self.store.set_progress(task.task_id, task.attempt, value)
+                except BackendUnavailable:  # progress is a hint: a database blink must not cost the render
+                    log.warning("task %s: progress not recorded (database unavailable)", task.task_id)
 
         asked = {"at": 0.0, "value": False}
 
         def cancelled() -> bool:  # the store is asked at most twice a second
+            if signals is not None and (signals.stopping() or signals.abort_requested()):
+                return True
             now = time.monotonic()
             if not asked["value"] and now - asked["at"] > 0.5:
-                asked.update(at=now, value=self.store.cancel_requested(task.task_id))
+                try:
+                    asked.update(at=now, value=self.store.cancel_requested(task.task_id))
+                except BackendUnavailable:
+                    asked.update(at=now)
             return asked["value"]
 
         try:
@@ -83,8 +95,13 @@ class TaskRunner:
                 self.rules,
                 on_plan=lambda plan: self.store.set_plan(task.task_id, task.attempt, json.dumps(plan.to_dict())),
                 cancelled=cancelled,
+                attempt=task.attempt,
             )
         except RenderCancelled:
+            if signals is not None and signals.stopping():
+                log.info("task %s handed back: this worker is stopping", task.task_id)
+                self.store.release_task(task.task_id, task.attempt)
+                raise RetryLater(task.task_id) from None
             log.info("task %s canceled while running", task.task_id)
             self.store.cancel_running(task.task_id, task.attempt, self.clock.now_ms())
             return
@@ -92,6 +109,8 @@ class TaskRunner:
             log.info("task %s failed: %s", task.task_id, failure)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), failure.code, failure.message)
             return
+        except BackendUnavailable:
+            raise  # the task's bookkeeping could not be written: the queue's recovery takes it over
         except Exception:
             log.exception("task %s: internal error", task.task_id)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), INTERNAL_ERROR, MSG_INTERNAL)
@@ -104,5 +123,6 @@ class TaskRunner:
             json.dumps(outcome.usage),
             outcome.actual_prompt,
         )
-        if not done:
+        if not done:  # another attempt owns the task now: this one's video must not linger beside it
             log.warning("task %s attempt %s finished after it was taken from this worker", task.task_id, task.attempt)
+            self.blobs.delete(outcome.result_name)

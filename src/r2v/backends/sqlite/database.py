@@ -1,10 +1,15 @@
-"""The embedded SQLite database: one file in the data dir, WAL mode, shared by the server and its workers."""
+"""The embedded SQLite database: one file in the data dir, WAL mode, shared by the server and its workers.
+
+It offers what the SQL stores (backends/sql) ask of a database: `execute` with `?` placeholders, `transaction()`,
+and the names of its dialect's few differences."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from pathlib import Path
+
+from r2v.backends.sql.database import Result
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -53,22 +58,11 @@ CREATE TABLE IF NOT EXISTS uploads (
 """
 
 
-class Result:
-    """The rows and row count of one statement, already fetched."""
-
-    def __init__(self, rows: list[sqlite3.Row], rowcount: int):
-        self.rows = rows
-        self.rowcount = rowcount
-
-    def fetchone(self) -> sqlite3.Row | None:
-        return self.rows[0] if self.rows else None
-
-    def fetchall(self) -> list[sqlite3.Row]:
-        return self.rows
-
-
 class Database:
     """A connection with a lock: the server's event loop and its helper threads share one connection."""
+
+    integrity_error = sqlite3.IntegrityError
+    insertion_order = "rowid"  # what orders rows inserted in the same millisecond
 
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +83,7 @@ class Database:
         interleave with the reading of this one's results."""
         with self.lock:
             cursor = self.conn.execute(sql, params)
-            return Result(cursor.fetchall(), cursor.rowcount)
+            return Result([dict(row) for row in cursor.fetchall()], cursor.rowcount)
 
     def transaction(self):
         return _Transaction(self)
@@ -105,10 +99,10 @@ class _Transaction:
     def __init__(self, db: Database):
         self.db = db
 
-    def __enter__(self) -> sqlite3.Connection:
+    def __enter__(self) -> Database:
         self.db.lock.acquire()
         self.db.conn.execute("BEGIN IMMEDIATE")
-        return self.db.conn
+        return self.db  # its lock is re-entrant: statements inside the transaction go through execute()
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

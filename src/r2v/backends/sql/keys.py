@@ -1,15 +1,15 @@
-"""KeyStore on the embedded SQLite database: a key's id and name beside the SHA-256 of the key."""
+"""KeyStore in SQL: a key's id and name beside the SHA-256 of the key."""
 
 from __future__ import annotations
 
 import uuid
 
-from r2v.backends.sqlite.database import Database
+from r2v.backends.sql.database import SqlDatabase
 from r2v.keys import KeyStore, hash_key, new_key
 
 
-class SqliteKeyStore(KeyStore):
-    def __init__(self, db: Database):
+class SqlKeyStore(KeyStore):
+    def __init__(self, db: SqlDatabase):
         self.db = db
 
     def resolve(self, key: str) -> str | None:
@@ -25,4 +25,4 @@ class SqliteKeyStore(KeyStore):
         return key_id, key
 
     def has_any(self) -> bool:
-        return self.db.execute("SELECT 1 FROM api_keys LIMIT 1").fetchone() is not None
+        return self.db.execute("SELECT 1 AS yes FROM api_keys LIMIT 1").fetchone() is not None

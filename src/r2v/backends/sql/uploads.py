@@ -1,16 +1,14 @@
-"""UploadRegistry on the embedded SQLite database: the object key is the primary key, so a second upload to the
+"""UploadRegistry in SQL: the object key is the primary key, so a second upload to the
 same key is refused by the database itself."""
 
 from __future__ import annotations
 
-import sqlite3
-
-from r2v.backends.sqlite.database import Database
+from r2v.backends.sql.database import SqlDatabase
 from r2v.storage.uploads import UPLOAD_TTL_MS, UploadRegistry, already_exists
 
 
-class SqliteUploadRegistry(UploadRegistry):
-    def __init__(self, db: Database):
+class SqlUploadRegistry(UploadRegistry):
+    def __init__(self, db: SqlDatabase):
         self.db = db
 
     def add(self, object_key: str, owner: str, blob_name: str, size: int, now_ms: int) -> None:
@@ -19,7 +17,7 @@ class SqliteUploadRegistry(UploadRegistry):
                 "INSERT INTO uploads (object_key, owner, path, size, created_ms) VALUES (?, ?, ?, ?, ?)",
                 (object_key, owner, blob_name, size, now_ms),
             )
-        except sqlite3.IntegrityError:
+        except self.db.integrity_error:
             raise already_exists() from None
 
     def delete_expired(self, now_ms: int) -> list[str]:
@@ -32,7 +30,8 @@ class SqliteUploadRegistry(UploadRegistry):
         self.db.execute("DELETE FROM uploads WHERE object_key = ?", (object_key,))
 
     def exists(self, object_key: str) -> bool:
-        return self.db.execute("SELECT 1 FROM uploads WHERE object_key = ?", (object_key,)).fetchone() is not None
+        row = self.db.execute("SELECT 1 AS yes FROM uploads WHERE object_key = ?", (object_key,)).fetchone()
+        return row is not None
 
     def find(self, object_key: str, owner: str, now_ms: int) -> str | None:
         row = self.db.execute(

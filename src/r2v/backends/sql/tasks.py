@@ -1,15 +1,15 @@
-"""TaskStore on the embedded SQLite database. Every state change is one conditional UPDATE along an edge of the
-state machine (tasks.model.TRANSITIONS), so a cancel and a claim (or a stale worker and a live one) can never both
-win."""
+"""TaskStore in SQL, for SQLite and PostgreSQL alike. Every state change is one conditional UPDATE along an edge of
+the state machine (tasks.model.TRANSITIONS), so a cancel and a claim (or a stale worker and a live one) can never
+both win. A database package subclasses it only where its dialect differs (how a claim locks)."""
 
 from __future__ import annotations
 
-import sqlite3
+from typing import Any
 
-from r2v.backends.sqlite.database import Database
+from r2v.backends.sql.database import Executor, SqlDatabase
 from r2v.errors import INTERNAL_ERROR
 from r2v.tasks.model import MAX_ATTEMPTS, ListFilter, Task, TaskStatus, transition
-from r2v.tasks.store import TaskStore
+from r2v.tasks.store import OwnerBusy, TaskStore
 
 _COLUMNS = (
     "task_id, owner, request_id, model, status, submit_ms, scheduled_ms, end_ms, spec_json, orig_prompt, "
@@ -25,20 +25,33 @@ _SUCCEED = transition(TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
 _FAIL = transition(TaskStatus.RUNNING, TaskStatus.FAILED)
 _REQUEUE = transition(TaskStatus.RUNNING, TaskStatus.PENDING)
 RUNNING = TaskStatus.RUNNING.value
+FAILED = TaskStatus.FAILED.value
 
 
-def _task(row: sqlite3.Row) -> Task:
+def _task(row: dict[str, Any]) -> Task:
     data = dict(row)
     data["status"] = TaskStatus(data["status"])
     return Task(**data)
 
 
-class SqliteTaskStore(TaskStore):
-    def __init__(self, db: Database):
+class SqlTaskStore(TaskStore):
+    # Appended to the SELECTs that pick a task to claim: PostgreSQL locks the row (claim_next skips rows other
+    # workers are claiming); SQLite's write transaction already excludes every other writer.
+    claim_lock = ""
+    row_lock = ""
+
+    def __init__(self, db: SqlDatabase):
         self.db = db
 
+    def lock_owner(self, tx: Executor, owner: str) -> None:
+        """Serialise claims of one key's tasks inside a claim's transaction, so that the per-key running cap holds
+        between workers (SQLite's transactions are serial already)."""
+
     def create(self, task: Task) -> None:
-        self.db.execute(
+        self._insert(self.db, task)
+
+    def _insert(self, tx: Executor, task: Task) -> None:
+        tx.execute(
             f"INSERT INTO tasks ({_COLUMNS}) VALUES ({', '.join('?' * 19)})",
             (
                 task.task_id, task.owner, task.request_id, task.model, task.status.value, task.submit_ms,
@@ -59,15 +72,26 @@ class SqliteTaskStore(TaskStore):
                 where.append(f"{column} = ?")
                 params.append(value)
         clause = " AND ".join(where)
-        total = self.db.execute(f"SELECT count(*) FROM tasks WHERE {clause}", tuple(params)).fetchone()[0]
+        total = self.db.execute(f"SELECT count(*) AS n FROM tasks WHERE {clause}", tuple(params)).fetchone()["n"]
+        order = self.db.insertion_order
         rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM tasks WHERE {clause} ORDER BY submit_ms DESC, rowid DESC LIMIT ? OFFSET ?",
+            f"SELECT {_COLUMNS} FROM tasks WHERE {clause} ORDER BY submit_ms DESC, {order} DESC LIMIT ? OFFSET ?",
             (*params, flt.page_size, (flt.page_no - 1) * flt.page_size),
         ).fetchall()
         return total, [_task(r) for r in rows]
 
     def check(self) -> None:
-        self.db.execute("SELECT 1")
+        self.db.execute("SELECT 1 AS ok")
+
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT status, count(*) AS n FROM tasks GROUP BY status").fetchall()
+        return {r["status"]: r["n"] for r in rows}
+
+    def failures_by_code(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT code, count(*) AS n FROM tasks WHERE status = ? GROUP BY code", (FAILED,)
+        ).fetchall()
+        return {r["code"] or INTERNAL_ERROR: r["n"] for r in rows}
 
     def cancel_pending(self, task_id: str, owner: str, now_ms: int) -> bool:
         cur = self.db.execute(
@@ -78,51 +102,77 @@ class SqliteTaskStore(TaskStore):
 
     def request_cancel_running(self, task_id: str, owner: str) -> bool:
         cur = self.db.execute(
-            """INSERT OR IGNORE INTO cancel_requests (task_id)
-               SELECT task_id FROM tasks WHERE task_id = ? AND owner = ? AND status = ?""",
+            """INSERT INTO cancel_requests (task_id)
+               SELECT task_id FROM tasks WHERE task_id = ? AND owner = ? AND status = ?
+               ON CONFLICT DO NOTHING""",
             (task_id, owner, RUNNING),
         )
         return cur.rowcount == 1 or self.cancel_requested(task_id)
 
     def cancel_requested(self, task_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM cancel_requests WHERE task_id = ?", (task_id,)).fetchone() is not None
+        row = self.db.execute("SELECT 1 AS yes FROM cancel_requests WHERE task_id = ?", (task_id,)).fetchone()
+        return row is not None
 
     def cancel_running(self, task_id: str, attempt: int, now_ms: int) -> bool:
-        with self.db.transaction() as conn:
-            cur = conn.execute(
+        with self.db.transaction() as tx:
+            cur = tx.execute(
                 """UPDATE tasks SET status = ?, end_ms = ?, worker = NULL
                    WHERE task_id = ? AND attempt = ? AND status = ?""",
                 (_CANCEL_RUNNING[0], now_ms, task_id, attempt, _CANCEL_RUNNING[1]),
             )
-            conn.execute("DELETE FROM cancel_requests WHERE task_id = ?", (task_id,))
+            tx.execute("DELETE FROM cancel_requests WHERE task_id = ?", (task_id,))
         return cur.rowcount == 1
 
     def claim_next(self, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
         limit = per_owner_running if per_owner_running is not None else -1  # -1: no cap
-        with self.db.transaction() as conn:
-            row = conn.execute(
-                """SELECT task_id FROM tasks AS t WHERE status = ?
-                   AND (? < 0 OR (SELECT count(*) FROM tasks AS r WHERE r.owner = t.owner AND r.status = ?) < ?)
-                   ORDER BY submit_ms, rowid LIMIT 1""",
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                f"""SELECT task_id, owner FROM tasks AS t WHERE status = ?
+                    AND (? < 0 OR (SELECT count(*) FROM tasks AS r WHERE r.owner = t.owner AND r.status = ?) < ?)
+                    ORDER BY submit_ms, {self.db.insertion_order} LIMIT 1{self.claim_lock}""",
                 (_CLAIM[1], limit, RUNNING, limit),
+            ).fetchone()
+            if row is None or self._owner_at_cap(tx, row["owner"], per_owner_running):
+                return None
+            return self._start(tx, row["task_id"], worker, now_ms)
+
+    def claim(self, task_id: str, worker: str, now_ms: int, per_owner_running: int | None) -> Task | None:
+        with self.db.transaction() as tx:
+            row = tx.execute(
+                f"SELECT owner FROM tasks WHERE task_id = ? AND status = ?{self.row_lock}", (task_id, _CLAIM[1])
             ).fetchone()
             if row is None:
                 return None
-            conn.execute(
-                """UPDATE tasks SET status = ?, scheduled_ms = ?, attempt = attempt + 1, worker = ?,
-                   progress = 0 WHERE task_id = ? AND status = ?""",
-                (_CLAIM[0], now_ms, worker, row["task_id"], _CLAIM[1]),
-            )
-            claimed = conn.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", (row["task_id"],)).fetchone()
-        return _task(claimed)
+            if self._owner_at_cap(tx, row["owner"], per_owner_running):
+                raise OwnerBusy(task_id)
+            return self._start(tx, task_id, worker, now_ms)
+
+    def _owner_at_cap(self, tx: Executor, owner: str, cap: int | None) -> bool:
+        if cap is None:
+            return False
+        self.lock_owner(tx, owner)
+        running = tx.execute(
+            "SELECT count(*) AS n FROM tasks WHERE owner = ? AND status = ?", (owner, RUNNING)
+        ).fetchone()["n"]
+        return running >= cap
+
+    def _start(self, tx: Executor, task_id: str, worker: str, now_ms: int) -> Task | None:
+        done = tx.execute(
+            """UPDATE tasks SET status = ?, scheduled_ms = ?, attempt = attempt + 1, worker = ?,
+               progress = 0 WHERE task_id = ? AND status = ?""",
+            (_CLAIM[0], now_ms, worker, task_id, _CLAIM[1]),
+        )
+        if done.rowcount != 1:
+            return None
+        return _task(tx.execute(f"SELECT {_COLUMNS} FROM tasks WHERE task_id = ?", (task_id,)).fetchone())
 
     def set_plan(self, task_id: str, attempt: int, plan_json: str) -> None:
-        with self.db.transaction() as conn:
-            running = conn.execute(
-                "SELECT 1 FROM tasks WHERE task_id = ? AND attempt = ? AND status = ?", (task_id, attempt, RUNNING)
-            ).fetchone()
-            if running:
-                conn.execute("INSERT OR REPLACE INTO plans (task_id, plan_json) VALUES (?, ?)", (task_id, plan_json))
+        self.db.execute(
+            """INSERT INTO plans (task_id, plan_json)
+               SELECT task_id, ? FROM tasks WHERE task_id = ? AND attempt = ? AND status = ?
+               ON CONFLICT (task_id) DO UPDATE SET plan_json = excluded.plan_json""",
+            (plan_json, task_id, attempt, RUNNING),
+        )
 
     def get_plan(self, task_id: str) -> str | None:
         row = self.db.execute("SELECT plan_json FROM plans WHERE task_id = ?", (task_id,)).fetchone()
@@ -177,16 +227,29 @@ class SqliteTaskStore(TaskStore):
             (*_REQUEUE, worker),
         ).rowcount
 
+    def release_task(self, task_id: str, attempt: int) -> bool:
+        return self.db.execute(
+            """UPDATE tasks SET status = ?, scheduled_ms = NULL, progress = 0, worker = NULL,
+               attempt = attempt - 1 WHERE status = ? AND task_id = ? AND attempt = ?""",
+            (*_REQUEUE, task_id, attempt),
+        ).rowcount == 1
+
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         scope, params = ("AND worker = ?", (worker,)) if worker else ("", ())
-        with self.db.transaction() as conn:
-            failed = conn.execute(
+        return self._requeue(now_ms, scope, params)
+
+    def requeue_task(self, task_id: str, now_ms: int) -> bool:
+        return self._requeue(now_ms, "AND task_id = ?", (task_id,)) > 0
+
+    def _requeue(self, now_ms: int, scope: str, params: tuple) -> int:
+        with self.db.transaction() as tx:
+            failed = tx.execute(
                 f"""UPDATE tasks SET status = ?, end_ms = ?, code = ?, message = ?, worker = NULL
                     WHERE status = ? AND attempt >= ? {scope}""",
                 (_FAIL[0], now_ms, INTERNAL_ERROR, f"rendering was interrupted {MAX_ATTEMPTS} times", _FAIL[1],
                  MAX_ATTEMPTS, *params),  # fmt: skip
             ).rowcount
-            requeued = conn.execute(
+            requeued = tx.execute(
                 f"""UPDATE tasks SET status = ?, scheduled_ms = NULL, progress = 0, worker = NULL
                     WHERE status = ? {scope}""",
                 (*_REQUEUE, *params),
