@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 WAN_STAMP := $(VENV)/.installed-wan
 
-.PHONY: demo test lint install clean mutation
+.PHONY: demo test lint install clean mutation system-packages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m r2v.demo
 
-test: $(WAN_STAMP)
+# System packages the tests need (Debian's postgresql for the multi-machine tests), installed when missing.
+system-packages:
+	tools/system-packages.sh
+
+test: $(WAN_STAMP) system-packages
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q

@@ -9,6 +9,9 @@ from r2v.demo.assets import make_guide_assets
 from r2v.demo.guide import multi_subject_media
 from tests.helpers import MediaServer, ServerProcess
 
+# The throwaway S3 server (SeaweedFS) of the multi-machine tests: the `s3_server` session fixture.
+pytest_plugins = ["tests.s3server"]
+
 KEY = "sk-test-alpha"
 OTHER_KEY = "sk-test-beta"
 

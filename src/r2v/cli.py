@@ -131,13 +131,31 @@ def _worker(args: argparse.Namespace) -> int:
     if problem:
         print(f"r2v: {problem}", file=sys.stderr)
         return 2
-    worker = cluster_worker(settings, args.concurrency)
+    from r2v.metrics import WorkerMetrics
+
+    metrics = WorkerMetrics()
+    worker = cluster_worker(settings, args.concurrency, metrics)
+    server = None
+    if args.metrics_port is not None:
+        server = metrics.serve(args.metrics_port, health=lambda: _database_health(worker.runner.store))
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: worker.stop())
     print(f"r2v worker {worker.name}: {args.concurrency} render(s) at once", flush=True)
-    worker.run()
+    try:
+        worker.run()
+    finally:
+        if server is not None:
+            server.stop()
     logging.getLogger("r2v").info("worker stopped")
     return 0
+
+
+def _database_health(store) -> tuple[bool, str]:
+    try:
+        store.check()
+    except Exception as exc:  # noqa: BLE001 - health answers, it does not raise
+        return False, f"database: {exc}"
+    return True, "ok"
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -350,7 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
+    from r2v.errors import BackendUnavailable
+
     try:
         return args.func(args)
     except ValueError as exc:  # a bad setting (flag or environment variable): say which, no traceback
+        parser.exit(2, f"r2v: error: {exc}\n")
+    except BackendUnavailable as exc:  # the database or the object store cannot be reached at start
         parser.exit(2, f"r2v: error: {exc}\n")

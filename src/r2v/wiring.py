@@ -4,6 +4,7 @@ The only module that imports backends (with the CLI that calls it). Everything b
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -194,6 +195,7 @@ def janitor_for(parts: Components):
 def build_app(parts: Components, workers_alive=None):
     """The HTTP app on these components; `workers_alive` counts this process's render workers, if it has any."""
     from r2v.api.app import ApiParts, create_app
+    from r2v.metrics import ApiMetrics
     from r2v.service.uploads import UploadService
 
     s = parts.settings
@@ -213,6 +215,7 @@ def build_app(parts: Components, workers_alive=None):
             workers_alive=workers_alive,
             limiter=parts.limiter,
             store_threads=parts.store_threads,
+            metrics=ApiMetrics(parts.tasks),
         )
     )
 
@@ -252,14 +255,15 @@ def build_runner(settings: Settings):
     return runner_for(build(settings))
 
 
-def cluster_worker(settings: Settings, concurrency: int, observe=None):
+def cluster_worker(settings: Settings, concurrency: int, metrics=None):
     """`r2v worker`: a runner on its own connections, fed by the cluster's queue."""
     from r2v.worker.cluster import ClusterWorker
 
     parts = build(settings, connections=concurrency + 4)  # renders, the queue's upkeep, a spare
     return ClusterWorker(runner=runner_for(parts), queue=parts.queue_factory(), upkeep=janitor_for(parts).sweep,
                          concurrency=concurrency, per_owner_running=settings.max_running_per_key,
-                         observe=observe)  # fmt: skip
+                         observe=metrics.observe if metrics else None,
+                         rendering=metrics.rendering if metrics else contextlib.nullcontext)  # fmt: skip
 
 
 def upkeep_queue(parts: Components):

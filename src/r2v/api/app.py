@@ -32,6 +32,7 @@ from r2v.errors import (
     new_request_id,
 )
 from r2v.keys import KeyStore
+from r2v.metrics import ApiMetrics
 from r2v.ratelimits import RateLimiter, RateLimits, RequestLimiter
 from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
@@ -66,6 +67,7 @@ class ApiParts:
     workers_alive: Callable[[], int] | None = None  # render workers of this process (None: they run elsewhere)
     limiter: RequestLimiter | None = None  # shared buckets (a cluster); None: this process's own
     store_threads: int = STORE_THREADS
+    metrics: ApiMetrics | None = None  # /metrics: the task numbers of the whole store (any process answers them)
 
 
 def create_app(parts: ApiParts) -> FastAPI:
@@ -184,6 +186,13 @@ def create_app(parts: ApiParts) -> FastAPI:
             return stream_response(stream, "video/mp4", range_header, head=head)
 
         return await off_loop(answer)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        if parts.metrics is None:
+            raise ApiError(404, "NotFound", "metrics are not enabled")
+        body, content_type = await off_loop(parts.metrics.render)  # it asks the store: never on the event loop
+        return Response(body, media_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> Response:

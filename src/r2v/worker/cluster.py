@@ -6,6 +6,7 @@ as the embedded server's worker processes do."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -32,6 +33,7 @@ class ClusterWorker:
     per_owner_running: int | None = 5
     name: str = field(default_factory=default_name)
     observe: Callable[[str, float, str | None], None] | None = None  # (status, seconds, failure code): metrics
+    rendering: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext  # around a render: metrics
 
     def render(self, task_id: str, signals: JobSignals) -> None:
         store, clock = self.runner.store, self.runner.clock
@@ -40,7 +42,8 @@ class ClusterWorker:
             return  # canceled while it waited, or already ended
         log.info("running task %s (attempt %s)", task_id, task.attempt)
         started = clock.now_ms()
-        self.runner.run(task, signals)
+        with self.rendering():
+            self.runner.run(task, signals)
         if self.observe is not None:
             ended = store.get(task_id)
             if ended is not None and ended.status.terminal:

@@ -43,7 +43,9 @@ class ProcrastinateQueue(WorkQueue):
         self.db = db
         self.tasks = tasks
         self.clock = clock
-        self.jobs = RenderJobs(self.app)
+        # Jobs deferred from the upkeep go through an app of their own, never opened: it defers on the caller's
+        # connection, synchronously (the worker's app, once opened, would use its asyncio pool instead).
+        self.jobs = RenderJobs(make_app(url))
         self._stop = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._workers: list[Worker] = []
