@@ -3,14 +3,34 @@ URL here (and, below, how a test can look at what it stored), and every contract
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from r2v import wiring
 from r2v.config import Settings
 from tests.pgserver import postgres
+from tests.s3server import S3Server
 
 _pg_databases: dict[Path, str] = {}
+_buckets: dict[Path, str] = {}
+_s3: list[S3Server] = []
+
+
+def _s3_url(tmp: Path) -> str:
+    """A bucket of the session's S3 server (SeaweedFS) for this folder, made on first use. The server starts on
+    first use; boto3 finds it through the AWS variables, as `r2v serve` would."""
+    if not _s3:
+        _s3.append(S3Server().start())
+        os.environ.update(_s3[0].env())
+    if tmp not in _buckets:
+        _buckets[tmp] = f"s3://{_s3[0].new_bucket()}/r2v"
+    return _buckets[tmp]
+
+
+def _objects_under(url: str) -> set[str]:
+    bucket, _, prefix = url.removeprefix("s3://").partition("/")
+    return _s3[0].contents(bucket, prefix + "/")
 
 
 def _postgres_url(tmp: Path) -> str:
@@ -29,6 +49,7 @@ DATABASES: dict[str, Callable[[Path], str]] = {
 }
 STORAGES: dict[str, Callable[[Path], str]] = {
     "file": lambda tmp: f"file://{tmp / 'files'}",
+    "s3": _s3_url,
 }
 
 
@@ -61,4 +82,4 @@ def _files_under(url: str) -> set[str]:
 DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {"sqlite": _sqlite_bytes,
                                                      "postgresql": lambda url: postgres().dump(url)}
 # storage URL -> every object it keeps, partial writes included (to show that a crash leaves nothing behind)
-STORAGE_CONTENTS: dict[str, Callable[[str], set[str]]] = {"file": _files_under}
+STORAGE_CONTENTS: dict[str, Callable[[str], set[str]]] = {"file": _files_under, "s3": _objects_under}

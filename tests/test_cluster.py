@@ -289,3 +289,16 @@ def test_a_missing_bucket_or_refused_credentials_stop_the_api_at_start(cluster, 
     assert missing.returncode == 2 and "no-such-bucket-r2v" in missing.stderr, missing.stderr
     refused = serve(f"s3://{cluster.bucket}/r2v", AWS_SECRET_ACCESS_KEY="wrong")
     assert refused.returncode == 2 and "AWS_ACCESS_KEY_ID" in refused.stderr, refused.stderr
+
+
+def test_with_a_public_url_r2v_proxies_result_files_from_the_bucket(cluster, media, assets, tmp_path):
+    proxy = cluster.add_api(extra_args=("--public-url", "https://videos.example"))
+    cluster.add_worker()
+    final = wait_end(proxy, create(proxy, media.url(assets["girl"].name)))
+    assert final["video_url"].startswith("https://videos.example/files/results/"), final
+    assert "Signature=" in final["video_url"]
+    local = final["video_url"].replace("https://videos.example", proxy.base)  # as the load balancer would
+    video = _download(local, tmp_path / "proxied.mp4")
+    assert_spec_video(video, 1280, 720, 2)
+    ranged = httpx.get(local, headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100

@@ -183,7 +183,8 @@ def task_service(parts: Components):
 
     s = parts.settings
     return TaskService(parts.tasks, parts.uploads, parts.blobs, parts.signer, parts.clock, s.region,
-                       moderator=parts.moderator, cancel_running=s.cancel_running)  # fmt: skip
+                       moderator=parts.moderator, cancel_running=s.cancel_running,
+                       serve_files=bool(s.public_url))  # fmt: skip
 
 
 def janitor_for(parts: Components):

@@ -11,8 +11,8 @@ Whatever goes wrong with the connection surfaces within seconds as StorageUnavai
 API answers 503 and a worker hands the task back), naming the endpoint; never as a hang.
 
 Servers that keep folders (SeaweedFS's filer) leave a prefix behind once its last object is gone, where S3 has none:
-delete() also deletes the folder markers it emptied ("<prefix>/" keys), which such servers take as "remove this
-folder if empty" and S3 as deleting a key that is not there."""
+delete() also deletes the folder markers it emptied ("<prefix>/" keys) below the store's top folders, which such
+servers take as "remove this folder if empty" and S3 as deleting a key that is not there."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from typing import Any, BinaryIO
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, IncompleteReadError, NoCredentialsError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from s3transfer.exceptions import RetriesExceededError
 from s3transfer.manager import TransferConfig, TransferManager
@@ -158,7 +158,7 @@ class S3BlobStore(BlobStore):
             raise self._translate(what, exc) from exc
 
     def _translate(self, what: str, exc: BaseException) -> OSError:
-        if isinstance(exc, BotoConnectionError | HTTPClientError):
+        if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError):  # (a GET cut off)
             self._down_until = time.monotonic() + FAIL_FAST_S
             return self._unavailable(exc)
         if isinstance(exc, ClientError):
@@ -309,7 +309,10 @@ class S3BlobStore(BlobStore):
             for start in range(0, len(keys), DELETE_BATCH):
                 self._delete_keys(keys[start : start + DELETE_BATCH], strict=True)
             # The folders this left empty, deepest first (see the module's note): only on servers that keep them.
-            folders = {k[: i + 1] for k in keys for i, c in enumerate(k) if c == "/" and i + 1 > len(self._root)}
+            # Never the store's top folders ("inputs/", "results/") nor its root: those hold every task's blobs,
+            # and removing one while another process writes into it would race with that write.
+            depth = self._root.count("/") + 1
+            folders = {k[: i + 1] for k in keys for i, c in enumerate(k) if c == "/" and k[: i + 1].count("/") > depth}
             ordered = sorted(folders, key=lambda f: f.count("/"), reverse=True)
             for start in range(0, len(ordered), DELETE_BATCH):
                 self._delete_keys(ordered[start : start + DELETE_BATCH], strict=False)

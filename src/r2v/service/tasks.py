@@ -61,9 +61,11 @@ class TaskService:
         region: str,
         moderator: Moderator | None = None,
         cancel_running: bool = False,  # R2V_CANCEL_RUNNING: cancel also stops RUNNING tasks (an r2v extension)
+        serve_files: bool = False,  # --public-url: r2v serves result files itself, even from an object store
     ):
         self.tasks, self.uploads, self.blobs, self.signer, self.clock = tasks, uploads, blobs, signer, clock
         self.region, self.moderator, self.cancel_running = region, moderator, cancel_running
+        self.serve_files = serve_files
 
     def check(self) -> None:
         """Raise if the task store cannot be reached (health)."""
@@ -127,7 +129,9 @@ class TaskService:
         video_url = None
         if task.status == TaskStatus.SUCCEEDED and task.end_ms is not None and task.result_name:
             expires = task.end_ms // 1000 + RESULT_URL_TTL_S
-            video_url = self.blobs.download_url(task.result_name, expires)  # an object store's own URL
+            # An object store's own URL (presigned), unless r2v is to proxy the files (its clients may not reach
+            # the store).
+            video_url = None if self.serve_files else self.blobs.download_url(task.result_name, expires)
             if video_url is None:  # else r2v serves the file itself, under a URL it signs
                 path = FILES_PATH + task.result_name
                 video_url = f"{base_url}{path}?{self.signer.query(path, expires)}"
