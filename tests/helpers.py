@@ -231,3 +231,14 @@ def run_small_task(server: ServerProcess, url: str, key: str) -> dict:
     task_id = answer.json()["output"]["task_id"]
     return wait_status(lambda: httpx.get(f"{server.api}/tasks/{task_id}", headers=headers).json()["output"],
                        {"SUCCEEDED", "FAILED"})  # fmt: skip
+
+
+def result_files(results: Path) -> dict[str, Path]:
+    """task id -> its one result file, in a local store's results/<task>/<attempt>.mp4 layout (a task with more
+    than one result file fails the caller's test)."""
+    found = {}
+    for task_dir in sorted(results.iterdir()):
+        files = sorted(task_dir.iterdir())
+        assert len(files) == 1, f"task {task_dir.name} has {len(files)} result files: {files}"
+        found[task_dir.name] = files[0]
+    return found

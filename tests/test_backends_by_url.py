@@ -37,7 +37,7 @@ def test_the_database_and_the_files_live_where_the_urls_say(tmp_path, media):
         server.stop()
     with sqlite3.connect(database) as db:
         assert db.execute("SELECT status FROM tasks WHERE task_id = ?", (task_id,)).fetchone() == ("SUCCEEDED",)
-    assert_spec_video(files / "results" / f"{task_id}.mp4", 1280, 720, 2)
+    assert_spec_video(files / "results" / task_id / "1.mp4", 1280, 720, 2)
     data = tmp_path / "data"  # the data dir keeps only the signing secret and the scratch room
     assert not (data / "r2v.sqlite3").exists() and not (data / "files").exists()
 
@@ -51,7 +51,7 @@ def test_the_environment_variables_name_the_backends_too(tmp_path, media):
         task_id = _render_one(server, media.url("girl.png"))
     finally:
         server.stop()
-    assert database.is_file() and (files / "results" / f"{task_id}.mp4").is_file()
+    assert database.is_file() and (files / "results" / task_id / "1.mp4").is_file()
 
 
 def test_without_urls_the_data_dir_holds_everything(tmp_path, media):
@@ -61,7 +61,7 @@ def test_without_urls_the_data_dir_holds_everything(tmp_path, media):
     finally:
         server.stop()
     assert (tmp_path / "data" / "r2v.sqlite3").is_file()
-    assert (tmp_path / "data" / "files" / "results" / f"{task_id}.mp4").is_file()
+    assert (tmp_path / "data" / "files" / "results" / task_id / "1.mp4").is_file()
 
 
 def _r2v(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import KEY, data_uri
-from tests.helpers import ServerProcess, probe_output
+from tests.helpers import ServerProcess, probe_output, result_files
 
 pytestmark = pytest.mark.server
 
@@ -206,12 +206,12 @@ def test_random_sigkills_of_workers_and_server(tmp_path, media, assets):
         rows = dict(db.execute("SELECT task_id, status FROM tasks").fetchall())
     assert set(producer.accepted) <= set(rows)  # nothing accepted was lost
     assert set(rows.values()) == {"SUCCEEDED"}, rows
-    results = data / "files" / "results"
-    assert sorted(p.name for p in results.iterdir()) == sorted(f"{t}.mp4" for t in rows)  # one file per task
+    results = result_files(data / "files" / "results")  # one file per task
+    assert sorted(results) == sorted(rows)
     for task_id, (digest, _) in checker.served.items():  # the bytes served mid-chaos are the final result
-        assert hashlib.sha256((results / f"{task_id}.mp4").read_bytes()).hexdigest() == digest
+        assert hashlib.sha256(results[task_id].read_bytes()).hexdigest() == digest
     for task_id in set(rows) - set(checker.served):  # creates whose 200 a kill cut off: rendered all the same
-        info = probe_output(results / f"{task_id}.mp4")
+        info = probe_output(results[task_id])
         assert (info["frames"], info["width"], info["height"]) == (60, 1280, 720), info
     leftovers = [p for d in (data / "scratch", data / "files" / ".tmp") for p in d.rglob("*") if p.is_file()]
     assert leftovers == []  # no render's scratch, no half-written file left behind

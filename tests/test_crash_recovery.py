@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import KEY
-from tests.helpers import ServerProcess, assert_spec_video, children_of, download, is_alive, wait_status
+from tests.helpers import ServerProcess, assert_spec_video, children_of, download, is_alive, result_files, wait_status
 
 pytestmark = pytest.mark.server
 
@@ -50,10 +50,10 @@ def test_kill9_mid_render_then_restart(tmp_path, media):
             output = wait_status(fetch(restarted, task_id), {"SUCCEEDED", "FAILED", "CANCELED"}, timeout=180)
             assert output["task_status"] == "SUCCEEDED", output
             assert output["submit_time"] == submitted[task_id]
-        results = sorted(p.name for p in (data / "files" / "results").iterdir())
-        assert results == sorted(f"{i}.mp4" for i in ids)  # exactly one result per task
+        results = result_files(data / "files" / "results")  # exactly one result per task
+        assert sorted(results) == sorted(ids)
         for task_id in ids:
-            assert_spec_video(data / "files" / "results" / f"{task_id}.mp4", 1920, 1080, 10)
+            assert_spec_video(results[task_id], 1920, 1080, 10)
         # nothing left of the interrupted render (its scratch) nor of a write it had begun (the store's temp files)
         leftovers = [p for d in (data / "scratch", data / "files" / ".tmp") for p in d.rglob("*") if p.is_file()]
         assert leftovers == []
@@ -129,7 +129,7 @@ def test_a_task_whose_worker_dies_on_every_attempt_fails_after_three_and_the_nex
         assert worker not in killed and len(set(killed)) == 3  # each attempt had a fresh worker
     finally:
         server.stop()
-    assert sorted(p.name for p in (data / "files" / "results").iterdir()) == [f"{after}.mp4"]
+    assert list(result_files(data / "files" / "results")) == [after]
     with sqlite3.connect(data / "r2v.sqlite3") as db:
         attempts = dict(db.execute("SELECT task_id, attempt FROM tasks").fetchall())
     assert attempts == {doomed: 3, after: 1}
