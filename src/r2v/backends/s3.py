@@ -63,7 +63,7 @@ TRANSFER_CONFIG = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunks
 
 _CREDENTIAL_ERRORS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken",
                       "InvalidSecurity", "AuthorizationHeaderMalformed", "TokenRefreshRequired"}  # fmt: skip
-_UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "RequestTimeTooSkewed"}
+_UNAVAILABLE_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout"}
 
 
 class StorageError(OSError):
@@ -87,6 +87,8 @@ def open_s3(url: str) -> S3BlobStore:
     bucket, _, prefix = rest.partition("/")
     if not bucket:
         raise ValueError(f"--storage: {url!r} names no bucket (expected s3://BUCKET/PREFIX)")
+    if any(part in ("..", ".") for part in prefix.split("/")):
+        raise ValueError(f"--storage: {url!r}: the prefix may not hold '.' or '..' segments")
     if "?" in rest or "#" in rest:
         raise ValueError(f"--storage: {url!r}: an s3:// URL takes no query or fragment (the endpoint and the "
                          "credentials come from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
@@ -331,13 +333,18 @@ class S3BlobStore(BlobStore):
                                f"bucket {self.bucket!r}, e.g. {first.get('Key')!r}: {first.get('Code')} "
                                f"{first.get('Message', '')}".rstrip())  # fmt: skip
 
-    def remove_partial_writes(self) -> None:
-        """Abort every incomplete multipart upload under the prefix. Only when no write of any process sharing
-        this bucket and prefix can be running: it aborts theirs too."""
+    def remove_partial_writes(self, older_than_s: float = 0.0) -> None:
+        """Abort the incomplete multipart uploads under the prefix. With no age, every one: only when no process
+        sharing this bucket and prefix can be writing (it aborts theirs too). Where other machines may be
+        writing, pass an age longer than any upload takes (or let a bucket lifecycle rule,
+        AbortIncompleteMultipartUpload, do it)."""
+        cutoff = time.time() - older_than_s
         with self._errors("abort incomplete uploads"):
             pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket,
                                                                                  Prefix=self._root)  # fmt: skip
             for upload in (u for page in pages for u in page.get("Uploads", ())):
+                if older_than_s > 0 and upload["Initiated"].timestamp() > cutoff:
+                    continue  # perhaps still under way
                 try:
                     self.client.abort_multipart_upload(Bucket=self.bucket, Key=upload["Key"],
                                                        UploadId=upload["UploadId"])  # fmt: skip
