@@ -74,7 +74,7 @@ def _r2v(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     [
         (("--database", "mysql://db.example/r2v"), {}, "--database: unknown scheme 'mysql' (expected sqlite://"),
         (("--storage", "s3x://bucket/prefix"), {}, "--storage: unknown scheme 's3x' (expected file://"),
-        ((), {"R2V_DATABASE_URL": "postgres://x"}, "--database: unknown scheme 'postgres' (expected sqlite://"),
+        ((), {"R2V_DATABASE_URL": "postgres://x"}, "the database at postgresql://x cannot be reached"),
         (("--database", "r2v.sqlite3"), {}, "--database: 'r2v.sqlite3' is not a URL (expected sqlite://"),
     ],
 )

@@ -21,7 +21,6 @@ from r2v.errors import BackendUnavailable
 from tests.s3server import S3Server, free_port_pairs
 
 pytestmark = pytest.mark.server
-pytest_plugins = ["tests.s3server"]  # the s3_server fixture (until tests/conftest.py names the plugin)
 
 
 def payload(size: int, seed: int = 1) -> bytes:
