@@ -115,17 +115,22 @@ def build(settings: Settings, clock: Clock | None = None, connections: int = API
     if is_cluster(settings):
         return _build_cluster(settings, clock or Clock(), connections)
     db = open_database(settings.database_url)
-    secret = settings.secret()
+    return _components(settings, clock or Clock(), db, SqlTaskStore(db), settings.secret())
+
+
+def _components(settings: Settings, clock: Clock, db, tasks: TaskStore, secret: bytes, **extra) -> Components:
+    """What every mode builds the same way on its SQL database: keys, uploads, storage, signing, moderation."""
     return Components(
         settings=settings,
-        clock=clock or Clock(),
-        tasks=SqlTaskStore(db),
+        clock=clock,
+        tasks=tasks,
         keys=ServingKeys(SqlKeyStore(db), settings.api_keys),
         uploads=SqlUploadRegistry(db),
         blobs=open_storage(settings.storage_url),
         signer=UrlSigner(secret),
         secret=secret,
         moderator=build_moderator(settings),
+        **extra,
     )
 
 
@@ -147,20 +152,8 @@ def _build_cluster(settings: Settings, clock: Clock, connections: int) -> Compon
 
         return ProcrastinateQueue(url, db, tasks, clock)
 
-    return Components(
-        settings=settings,
-        clock=clock,
-        tasks=tasks,
-        keys=ServingKeys(SqlKeyStore(db), settings.api_keys),
-        uploads=SqlUploadRegistry(db),
-        blobs=open_storage(settings.storage_url),
-        signer=UrlSigner(secret),
-        secret=secret,
-        moderator=build_moderator(settings),
-        limiter=SharedRateLimiter(db, settings.rate_limits, clock),
-        store_threads=connections,
-        queue_factory=queue_factory,
-    )
+    return _components(settings, clock, db, tasks, secret, limiter=SharedRateLimiter(db, settings.rate_limits, clock),
+                       store_threads=connections, queue_factory=queue_factory)  # fmt: skip
 
 
 def upgrade_database(url: str) -> tuple[int, int]:
