@@ -159,7 +159,7 @@ def test_public_url_names_results_and_uploads(tmp_path, media):
         task_id = _create(client, media.url("girl.png"))
         _run_pending(parts, runner_for(parts))
         url = client.get(f"/api/v1/tasks/{task_id}", headers=HEADERS).json()["output"]["video_url"]
-        assert url.startswith(f"https://r2v.example.com/files/results/{task_id}.mp4?Expires=")
+        assert url.startswith(f"https://r2v.example.com/files/results/{task_id}/1.mp4?Expires=")  # task/attempt
 
 
 def test_us_east_region_takes_wan26_videos_only(tmp_path, media):
@@ -206,7 +206,7 @@ def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, 
         == 200
     )
     files = parts.blobs.root
-    assert (files / "results" / f"{old}.mp4").exists() and any((files / "inputs" / old).iterdir())
+    assert (files / "results" / old / "1.mp4").exists() and any((files / "inputs" / old).iterdir())
     janitor = janitor_for(parts)
     assert janitor.sweep() == (0, 0)  # nothing is old yet
 
@@ -215,7 +215,7 @@ def test_janitor_deletes_expired_tasks_results_inputs_and_uploads(stack, media, 
     clock.advance(3600 + 60)
     assert janitor.sweep() == (1, 0)  # the task ended over 24 h ago; the upload is 24 h old: kept
     assert parts.tasks.get(old) is None and parts.tasks.get(fresh) is not None
-    assert not (files / "results" / f"{old}.mp4").exists() and not (files / "inputs" / old).exists()
+    assert not (files / "results" / old).exists() and not (files / "inputs" / old).exists()
     assert client.get(f"/api/v1/tasks/{old}", headers=HEADERS).json()["output"]["task_status"] == "UNKNOWN"
 
     clock.advance(24 * 3600)

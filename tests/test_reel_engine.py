@@ -16,6 +16,7 @@ from r2v.engines.reel import ReelEngine
 from r2v.media.probe import probe
 from r2v.render import watermark
 from r2v.render.decode import read_image, video_frames
+from r2v.storage.blobs import result_blob
 from tests.helpers import assert_spec_video
 
 W, H = 320, 240
@@ -229,7 +230,7 @@ def test_the_engine_variable_sets_every_models_engine(media, assets, tmp_path, m
     output = client.get(f"/api/v1/tasks/{task_id}", headers=headers).json()["output"]
     assert output["task_status"] == "SUCCEEDED", output
     result = tmp_path / "result.mp4"
-    assert parts.blobs.fetch(f"results/{task_id}.mp4", result)
+    assert parts.blobs.fetch(result_blob(task_id, 1), result)
     assert _reel_framing(_first_frame(result), read_image(assets["girl"])) > 0.95
 
 
