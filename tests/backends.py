@@ -79,7 +79,9 @@ def _files_under(url: str) -> set[str]:
 
 
 # database URL -> every byte it keeps (to show that a secret is not among them)
-DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {"sqlite": _sqlite_bytes,
-                                                     "postgresql": lambda url: postgres().dump(url)}
+DATABASE_BYTES: dict[str, Callable[[str], bytes]] = {
+    "sqlite": _sqlite_bytes,
+    "postgresql": lambda url: postgres().dump(url),
+}
 # storage URL -> every object it keeps, partial writes included (to show that a crash leaves nothing behind)
 STORAGE_CONTENTS: dict[str, Callable[[str], set[str]]] = {"file": _files_under, "s3": _objects_under}

@@ -18,7 +18,6 @@ from tests.helpers import ServerProcess, assert_spec_video, run_small_task
 pytestmark = pytest.mark.server
 
 
-
 def _render_one(server: ServerProcess, url: str) -> str:
     output = run_small_task(server, url, KEY)
     assert output["task_status"] == "SUCCEEDED", output

@@ -86,7 +86,9 @@ def test_cancel_on_another_api_before_any_worker_runs_it(cluster, media, assets)
     canceled, kept = create(a, media.url(assets["girl"].name)), create(a, media.url(assets["girl"].name), seed=2)
     answer = httpx.post(f"{b.api}/tasks/{canceled}/cancel", headers=HEADERS)
     assert answer.status_code == 200, answer.text
-    jobs = dict(sql(cluster, "SELECT t.task_id, j.status::text FROM tasks t JOIN procrastinate_jobs j ON j.id = t.job_id"))
+    jobs = dict(
+        sql(cluster, "SELECT t.task_id, j.status::text FROM tasks t JOIN procrastinate_jobs j ON j.id = t.job_id")
+    )
     assert jobs == {canceled: "cancelled", kept: "todo"}  # the task's procrastinate job went with it
     cluster.add_worker()
     assert wait_end(b, kept)["task_status"] == "SUCCEEDED"

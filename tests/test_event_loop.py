@@ -32,7 +32,8 @@ def test_a_locked_database_does_not_stop_the_server_answering(tmp_path, media):
         lock.execute("BEGIN EXCLUSIVE")  # no one else may write until this ends (readers go on, in WAL mode)
         cancel = f"{server.api}/tasks/{ids[1]}/cancel"
         waiting = threading.Thread(
-            target=lambda: answers.update(stuck=httpx.post(cancel, headers=HEADERS, timeout=60).status_code))
+            target=lambda: answers.update(stuck=httpx.post(cancel, headers=HEADERS, timeout=60).status_code)
+        )
         waiting.start()
         # While the cancel waits to write, requests keep being answered, for two seconds and more after it went
         # out (a blocked event loop would answer none of them until the lock is released below).

@@ -42,8 +42,9 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     parts = build(settings)
     if not parts.keys.has_any():
-        logging.getLogger("r2v").warning("no API key: create one with `r2v keys create --name NAME` or set "
-                                         "R2V_API_KEYS")
+        logging.getLogger("r2v").warning(
+            "no API key: create one with `r2v keys create --name NAME` or set R2V_API_KEYS"
+        )
     return _serve_cluster(parts) if is_cluster(settings) else _serve_embedded(parts)
 
 

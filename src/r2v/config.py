@@ -64,7 +64,6 @@ def _private_networks() -> tuple[str, ...]:
     return _env_list("R2V_ALLOW_PRIVATE_URLS")
 
 
-
 def _engine_map(default: str | None = None) -> dict[str, str]:
     """Which engine renders which model: every model the default engine (R2V_ENGINE, else animatic), then
     R2V_ENGINES="wan2.7-r2v=wan,wan2.6-r2v=animatic" for single models (one server can keep the animatic engine

@@ -228,11 +228,14 @@ class SqlTaskStore(TaskStore):
         ).rowcount
 
     def release_task(self, task_id: str, attempt: int) -> bool:
-        return self.db.execute(
-            """UPDATE tasks SET status = ?, scheduled_ms = NULL, progress = 0, worker = NULL,
+        return (
+            self.db.execute(
+                """UPDATE tasks SET status = ?, scheduled_ms = NULL, progress = 0, worker = NULL,
                attempt = attempt - 1 WHERE status = ? AND task_id = ? AND attempt = ?""",
-            (*_REQUEUE, task_id, attempt),
-        ).rowcount == 1
+                (*_REQUEUE, task_id, attempt),
+            ).rowcount
+            == 1
+        )
 
     def requeue_running(self, now_ms: int, worker: str | None = None) -> int:
         scope, params = ("AND worker = ?", (worker,)) if worker else ("", ())
@@ -246,8 +249,15 @@ class SqlTaskStore(TaskStore):
             failed = tx.execute(
                 f"""UPDATE tasks SET status = ?, end_ms = ?, code = ?, message = ?, worker = NULL
                     WHERE status = ? AND attempt >= ? {scope}""",
-                (_FAIL[0], now_ms, INTERNAL_ERROR, f"rendering was interrupted {MAX_ATTEMPTS} times", _FAIL[1],
-                 MAX_ATTEMPTS, *params),  # fmt: skip
+                (
+                    _FAIL[0],
+                    now_ms,
+                    INTERNAL_ERROR,
+                    f"rendering was interrupted {MAX_ATTEMPTS} times",
+                    _FAIL[1],
+                    MAX_ATTEMPTS,
+                    *params,
+                ),  # fmt: skip
             ).rowcount
             requeued = tx.execute(
                 f"""UPDATE tasks SET status = ?, scheduled_ms = NULL, progress = 0, worker = NULL
