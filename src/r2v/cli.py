@@ -148,7 +148,7 @@ def _worker(args: argparse.Namespace) -> int:
         if server is not None:
             server.stop()
     logging.getLogger("r2v").info("worker stopped")
-    return 0
+    return worker.exit_code
 
 
 def _database_health(store) -> tuple[bool, str]:

@@ -252,10 +252,12 @@ def build_runner(settings: Settings):
 def cluster_worker(settings: Settings, concurrency: int, metrics=None):
     """`r2v worker`: a runner on its own connections, fed by the cluster's queue."""
     from r2v.worker.cluster import ClusterWorker
+    from r2v.worker.watchdog import RenderLimits
 
     parts = build(settings, connections=concurrency + 4)  # renders, the queue's upkeep, a spare
+    limits = RenderLimits(task_timeout_s=settings.task_timeout_s, memory_mb=settings.worker_memory_mb)
     return ClusterWorker(runner=runner_for(parts), queue=parts.queue_factory(), upkeep=janitor_for(parts).sweep,
-                         concurrency=concurrency, per_owner_running=settings.max_running_per_key,
+                         concurrency=concurrency, per_owner_running=settings.max_running_per_key, limits=limits,
                          observe=metrics.observe if metrics else None,
                          rendering=metrics.rendering if metrics else contextlib.nullcontext)  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 The queue (procrastinate, in the multi-machine mode) decides which job runs where; this module claims the job's
 task in the store (the per-key running cap holds across the cluster there) and renders it with the TaskRunner,
-as the embedded server's worker processes do."""
+as the embedded server's worker processes do. Its renders are bounded by a Watchdog (R2V_TASK_TIMEOUT_S,
+R2V_WORKER_MEMORY_MB)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 from r2v.tasks.queue import JobSignals, WorkQueue
 from r2v.worker.runner import TaskRunner
+from r2v.worker.watchdog import EXIT_RESTART, RenderLimits, Watchdog
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,11 @@ class ClusterWorker:
     name: str = field(default_factory=default_name)
     observe: Callable[[str, float, str | None], None] | None = None  # (status, seconds, failure code): metrics
     rendering: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext  # around a render: metrics
+    limits: RenderLimits = field(default_factory=RenderLimits)
+    exit_code: int = 0  # what `r2v worker` exits with once run() returns (EXIT_RESTART after the memory limit)
+
+    def __post_init__(self) -> None:
+        self.watchdog = Watchdog(self.limits, self.runner.store, self.runner.clock, on_memory_limit=self._restart)
 
     def render(self, task_id: str, signals: JobSignals) -> None:
         store, clock = self.runner.store, self.runner.clock
@@ -42,8 +49,14 @@ class ClusterWorker:
             return  # canceled while it waited, or already ended
         log.info("running task %s (attempt %s)", task_id, task.attempt)
         started = clock.now_ms()
-        with self.rendering():
-            self.runner.run(task, signals)
+        over_limit = self.watchdog.begin(task)
+        bounded = JobSignals(abort_requested=lambda: over_limit() or signals.abort_requested(),
+                             stopping=signals.stopping)  # fmt: skip
+        try:
+            with self.rendering():
+                self.runner.run(task, bounded)
+        finally:
+            self.watchdog.end(task)
         if self.observe is not None:
             ended = store.get(task_id)
             if ended is not None and ended.status.terminal:
@@ -52,8 +65,16 @@ class ClusterWorker:
     def run(self) -> None:
         """Warm the engines, then render until stop() (from a signal handler or another thread)."""
         self.runner.warm_up()
+        self.watchdog.start()
         log.info("worker %s ready: %d render(s) at once", self.name, self.concurrency)
-        self.queue.serve(self.render, self.upkeep, self.concurrency)
+        try:
+            self.queue.serve(self.render, self.upkeep, self.concurrency)
+        finally:
+            self.watchdog.stop()
 
     def stop(self) -> None:
         self.queue.stop()
+
+    def _restart(self) -> None:
+        self.exit_code = EXIT_RESTART
+        self.stop()
