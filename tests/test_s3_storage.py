@@ -386,3 +386,44 @@ def test_forked_children_get_connections_of_their_own(store):
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     assert len(store.children("child")) == 20
+
+
+def test_a_render_that_cannot_reach_the_store_is_handed_back_with_its_attempt(s3_server, bucket, s3_env, tmp_path,
+                                                                             assets):  # fmt: skip
+    """A cluster worker whose object store is away when it fetches a task's inputs hands the task back to the queue
+    (PENDING, the attempt not used up, to run again later) instead of failing it; once the store is back, it
+    renders."""
+    from fastapi.testclient import TestClient
+
+    from r2v.clock import FakeClock
+    from r2v.config import Settings
+    from r2v.tasks.model import TaskStatus
+    from r2v.tasks.queue import JobSignals, RetryLater
+    from r2v.wiring import build, build_app, runner_for
+    from tests.conftest import KEY, data_uri
+
+    parts = build(Settings(data_dir=tmp_path, storage_url=f"s3://{bucket}/r2v", api_keys=(KEY,),
+                           moderation_words_file=None), FakeClock())  # fmt: skip
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "图1", "media": [
+        {"type": "reference_image", "url": data_uri(assets["girl"])}]},
+        "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    with TestClient(build_app(parts)) as client:  # the data URI's image is kept in the bucket
+        answer = client.post("/api/v1/services/aigc/video-generation/video-synthesis", json=body,
+                             headers={"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"})  # fmt: skip
+    task_id = answer.json()["output"]["task_id"]
+    runner = runner_for(parts)
+    signals = JobSignals(abort_requested=lambda: False, stopping=lambda: False)
+    task = parts.tasks.claim_next("w1", parts.clock.now_ms(), None)
+    s3_server.stop()
+    try:
+        with pytest.raises(RetryLater) as later:
+            runner.run(task, signals)
+        assert later.value.task_id == task_id and later.value.delay_s >= 10
+        handed_back = parts.tasks.get(task_id)
+        assert (handed_back.status, handed_back.attempt) == (TaskStatus.PENDING, 0)
+    finally:
+        s3_server.start()
+    task = parts.tasks.claim_next("w1", parts.clock.now_ms(), None)
+    runner.run(task, signals)
+    done = parts.tasks.get(task_id)
+    assert (done.status, done.attempt, done.result_name) == (TaskStatus.SUCCEEDED, 1, f"results/{task_id}/1.mp4")

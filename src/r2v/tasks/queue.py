@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 class RetryLater(Exception):
     """The task's job should run again a little later (its key is at its running cap, its worker is stopping, a
-    backend blinked); not the task's fault, so it uses up none of its attempts."""
+    backend is away); not the task's fault, so it uses up none of its attempts."""
+
+    def __init__(self, task_id: str, delay_s: float = 1.0):
+        super().__init__(task_id)
+        self.task_id = task_id
+        self.delay_s = delay_s
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,9 @@ Steps that need the media itself fail the task with a TaskFailure whose message 
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,7 +16,13 @@ from r2v.director import Cast, Storyboard, direct
 from r2v.director.grid import find_panels
 from r2v.director.rewrite import PromptRewriter
 from r2v.engines.base import Asset, Engine, Progress, RenderJob
-from r2v.errors import DATA_INSPECTION_FAILED, INVALID_PARAMETER, UNSUPPORTED_FILE_FORMAT, TaskFailure
+from r2v.errors import (
+    DATA_INSPECTION_FAILED,
+    INVALID_PARAMETER,
+    UNSUPPORTED_FILE_FORMAT,
+    BackendUnavailable,
+    TaskFailure,
+)
 from r2v.media import probe as probing
 from r2v.media.fetch import INPUT_SCHEME, MediaResolver
 from r2v.media.info import MediaInfo
@@ -24,6 +32,8 @@ from r2v.protocol import billing, catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.render.decode import read_image
 from r2v.storage.blobs import BlobStore, result_blob
+
+log = logging.getLogger(__name__)
 
 MAX_IMAGES_26, MAX_VIDEOS_26 = 5, 3
 
@@ -114,7 +124,7 @@ def run_job(
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id, attempt)
-        blobs.put_file(name, out)
+        _store_result(blobs, name, out, cancelled)
         usage = billing.usage(
             spec.generation,
             spec.duration,
@@ -128,6 +138,28 @@ def run_job(
         return Outcome(result_name=name, usage=usage, actual_prompt=actual, plan=plan)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+STORE_PATIENCE_S = 300.0  # how long a finished render waits for its object store to come back
+
+
+def _store_result(blobs: BlobStore, name: str, path: Path, cancelled: Callable[[], bool],
+                  patience_s: float = STORE_PATIENCE_S) -> None:  # fmt: skip
+    """Put the finished video, retrying for a while when the store is away: the render (GPU minutes) is worth
+    waiting for. Past `patience_s`, or when the job is asked to stop, the BackendUnavailable goes up (the task is
+    handed back to the queue, not failed)."""
+    deadline = time.monotonic() + patience_s
+    wait_s = 1.0
+    while True:
+        try:
+            blobs.put_file(name, path)
+            return
+        except BackendUnavailable as exc:
+            if time.monotonic() + wait_s > deadline or cancelled():
+                raise
+            log.warning("storing %s failed (%s); trying again in %g s", name, exc, wait_s)
+            time.sleep(wait_s)
+            wait_s = min(wait_s * 2, 30.0)
 
 
 def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:

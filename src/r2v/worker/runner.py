@@ -25,6 +25,8 @@ from r2v.worker.pipeline import JobRules, run_job
 
 log = logging.getLogger(__name__)
 
+BACKEND_RETRY_S = 15.0  # a task handed back because a backend is away runs again this much later
+
 
 @dataclass
 class TaskRunner:
@@ -99,18 +101,24 @@ class TaskRunner:
             )
         except RenderCancelled:
             if signals is not None and signals.stopping():
-                log.info("task %s handed back: this worker is stopping", task.task_id)
-                self.store.release_task(task.task_id, task.attempt)
-                raise RetryLater(task.task_id) from None
-            log.info("task %s canceled while running", task.task_id)
-            self.store.cancel_running(task.task_id, task.attempt, self.clock.now_ms())
+                if self.store.release_task(task.task_id, task.attempt):
+                    log.info("task %s handed back: this worker is stopping", task.task_id)
+                    raise RetryLater(task.task_id) from None
+                return  # it had ended meanwhile (failed past a limit, canceled): nothing to hand back
+            if self.store.cancel_running(task.task_id, task.attempt, self.clock.now_ms()):
+                log.info("task %s canceled while running", task.task_id)
             return
         except TaskFailure as failure:
             log.info("task %s failed: %s", task.task_id, failure)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), failure.code, failure.message)
             return
-        except BackendUnavailable:
-            raise  # the task's bookkeeping could not be written: the queue's recovery takes it over
+        except BackendUnavailable as exc:
+            # The object store or the database is away: not the task's fault. Hand it back to the queue without
+            # using up an attempt; if even that cannot be written, the queue's recovery takes the task over.
+            log.warning("task %s handed back: %s", task.task_id, exc)
+            if signals is None or not self.store.release_task(task.task_id, task.attempt):
+                raise
+            raise RetryLater(task.task_id, BACKEND_RETRY_S) from exc
         except Exception:
             log.exception("task %s: internal error", task.task_id)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), INTERNAL_ERROR, MSG_INTERNAL)

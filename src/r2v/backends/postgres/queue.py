@@ -18,7 +18,7 @@ import logging
 import threading
 
 from procrastinate.job_context import AbortReason, JobContext
-from procrastinate.retry import RetryStrategy
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from procrastinate.worker import Worker
 
 from r2v.backends.postgres.database import PgDatabase
@@ -35,6 +35,19 @@ STALLED_AFTER_S = 30.0  # a worker silent this long is dead: its tasks are taken
 RECOVERY_CRON = "* * * * * */5"  # procrastinate's sixth column: seconds
 RETENTION_CRON = "* * * * *"
 RECONNECT_S = 2.0
+
+
+class RenderRetry(BaseRetryStrategy):
+    """When a render job runs again: RetryLater says when (a key at its cap, a worker stopping: at once; a backend
+    away: later); a database error that escaped the task's bookkeeping backs off up to a minute. Any other error
+    has been recorded on the task already: the job ends."""
+
+    def get_retry_decision(self, *, exception: BaseException, job) -> RetryDecision | None:
+        if isinstance(exception, RetryLater):
+            return RetryDecision(retry_in={"seconds": exception.delay_s})
+        if isinstance(exception, BackendUnavailable):
+            return RetryDecision(retry_in={"seconds": min(60, 2 ** min(job.attempts, 6))})
+        return None
 
 
 class ProcrastinateQueue(WorkQueue):
@@ -63,10 +76,7 @@ class ProcrastinateQueue(WorkQueue):
                 )
                 render(task_id, signals)
 
-            # RetryLater (a key at its cap, a worker stopping) and a database blink run the job again shortly;
-            # any other error has been recorded on the task already.
-            retry = RetryStrategy(retry_exceptions=[RetryLater, BackendUnavailable], wait=1)
-            app.task(name=RENDER_TASK, queue=RENDER_QUEUE, pass_context=True, retry=retry)(render_job)
+            app.task(name=RENDER_TASK, queue=RENDER_QUEUE, pass_context=True, retry=RenderRetry())(render_job)
 
         def recover(timestamp: int) -> None:
             self.recover()
