@@ -4,6 +4,7 @@ machine. Driven over HTTP and with the official dashscope SDK."""
 
 from __future__ import annotations
 
+import socket
 import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -304,3 +305,70 @@ def test_with_a_public_url_r2v_proxies_result_files_from_the_bucket(cluster, med
     assert_spec_video(video, 1280, 720, 2)
     ranged = httpx.get(local, headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206 and len(ranged.content) == 100
+
+
+def test_a_render_past_the_time_limit_fails_and_the_worker_takes_the_next(cluster, media, assets):
+    cluster.env["R2V_TASK_TIMEOUT_S"] = "5"
+    api = cluster.add_api()
+    worker = cluster.add_worker()
+    slow = create(api, media.url(assets["girl"].name), duration=10, resolution="1080P")
+    final = wait_end(api, slow, timeout_s=120)
+    assert final["task_status"] == "FAILED" and final["code"] == "InternalError", final
+    assert final["message"] == "rendering took longer than the 5 s limit (R2V_TASK_TIMEOUT_S)"
+    # The same process (no restart: the render stopped when asked) takes the next task. A short render fits in
+    # 5 s on an idle machine; on a loaded one the limit may end it too, which also shows that this worker ran it.
+    quick = wait_end(api, create(api, media.url(assets["girl"].name), duration=2, seed=2))
+    assert quick["task_status"] == "SUCCEEDED" or quick["message"] == final["message"], quick
+    assert worker.proc.poll() is None and "Traceback" not in worker.log_tail(100_000), worker.log_tail()
+
+
+def test_renders_past_the_memory_limit_fail_and_the_worker_exits_for_a_fresh_one(cluster, media, assets):
+    cluster.env["R2V_WORKER_MEMORY_MB"] = "1"  # any render grows the process by more than 1 MB
+    api = cluster.add_api()
+    worker = cluster.add_worker()
+    task_id = create(api, media.url(assets["girl"].name), duration=10, resolution="1080P")
+    final = wait_end(api, task_id, timeout_s=120)
+    assert final["task_status"] == "FAILED", final
+    assert final["message"] == "rendering used more than the 1 MB memory limit (R2V_WORKER_MEMORY_MB)"
+    assert worker.proc.wait(timeout=60) == 75, worker.log_tail()  # EX_TEMPFAIL: a service manager restarts it
+    assert "Traceback" not in worker.log_tail(100_000), worker.log_tail()
+
+
+def test_an_object_store_outage_at_the_end_of_a_render_costs_no_attempt(cluster, s3_server, media, assets):
+    """The object store goes away mid-render: the finished video waits for it (the render is not lost, nor is an
+    attempt), and lands once it is back."""
+    api = cluster.add_api()
+    worker = cluster.add_worker()
+    task_id = create(api, media.url(assets["girl"].name), duration=10, resolution="1080P")
+    _first_running(cluster)
+    s3_server.stop()
+    try:
+        deadline = time.monotonic() + 180
+        while "trying again in" not in worker.log_tail(100_000):  # the upload met the outage
+            assert time.monotonic() < deadline and worker.proc.poll() is None, worker.log_tail()
+            time.sleep(0.2)
+    finally:
+        s3_server.start()
+    final = wait_end(api, task_id, timeout_s=120)
+    assert final["task_status"] == "SUCCEEDED", final
+    assert sql(cluster, "SELECT attempt FROM tasks") == [(1,)]
+    assert s3_server.contents(cluster.bucket, f"r2v/results/{task_id}/") == {"1.mp4"}
+    assert httpx.get(final["video_url"], timeout=30).status_code == 200
+
+
+def test_a_task_whose_worker_dies_three_times_fails_once_and_for_all(cluster, media, assets):
+    api = cluster.add_api()
+    task_id = create(api, media.url(assets["girl"].name), duration=10, resolution="1080P")
+    for attempt in (1, 2, 3):
+        worker = cluster.add_worker()
+        deadline = time.monotonic() + 150  # the recovery hands the task on within 60 s of a death
+        while sql(cluster, "SELECT worker, attempt FROM tasks WHERE progress > 0") != [
+            (f"{socket.gethostname()}/{worker.proc.pid}", attempt)
+        ]:
+            assert time.monotonic() < deadline, sql(cluster, "SELECT status, worker, attempt FROM tasks")
+            time.sleep(0.2)
+        worker.kill9()
+    final = wait_end(api, task_id, timeout_s=150)
+    assert final["task_status"] == "FAILED" and final["code"] == "InternalError", final
+    assert final["message"] == "rendering was interrupted 3 times"
+    assert sql(cluster, "SELECT status, attempt FROM tasks") == [("FAILED", 3)]
