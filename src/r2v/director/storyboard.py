@@ -74,11 +74,24 @@ class Line:
     start: float = 0.0
     end: float = 0.0
     rate: float = 1.0  # >1 when sped up to fit
-    cut: bool = False  # True when the text was shortened to fit the video
+    cut: bool = False  # no longer set (a line is never shortened); kept so that plans stored with it still load
+    overrun: bool = False  # the line runs past the end of its shot (it could not fit in it)
 
     @property
     def seconds(self) -> float:
         return self.end - self.start
+
+
+@dataclass
+class Role:
+    """Who a reference is in the story, as the director read it (director/roles.py): a person or an object,
+    and the gender and age its words give (for pronouns and for a default voice)."""
+
+    label: str
+    person: bool | None = None  # None: nothing tells
+    gender: str | None = None  # "female" | "male"
+    age: str | None = None  # "child" | "adult" | "old"
+    evidence: str = ""  # what decided `person`: "prompt", "video", "voice", "picture", "speaker", "object", ...
 
 
 @dataclass
@@ -109,6 +122,7 @@ class Storyboard:
     subjects: list[str]  # every reference that appears as a subject somewhere
     notes: list[str] = field(default_factory=list)  # what the director had to change to fit (speed-ups, cuts)
     panels: list[list[int]] = field(default_factory=list)  # storyboard-grid panel boxes [x, y, w, h], if any
+    roles: list[Role] = field(default_factory=list)  # who each reference is (person or object, gender, age)
 
     @property
     def lines(self) -> list[Line]:
@@ -128,7 +142,8 @@ class Storyboard:
             shots.append(Shot(**s))
         return cls(duration=data["duration"], language=data["language"], shots=shots,
                    subjects=list(data["subjects"]), notes=list(data.get("notes", [])),
-                   panels=[list(p) for p in data.get("panels", [])])  # fmt: skip
+                   panels=[list(p) for p in data.get("panels", [])],
+                   roles=[Role(**r) for r in data.get("roles", [])])  # fmt: skip
 
     def script(self) -> str:
         """The plan written back as an explicit shot script (the `actual_prompt` of prompt_extend)."""
