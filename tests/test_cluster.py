@@ -181,6 +181,7 @@ def test_metrics_and_health_of_the_api_and_of_a_worker(cluster, media, assets):
     assert metric(scraped, "r2v_tasks", status="SUCCEEDED") >= 1
     assert metric(scraped, "r2v_store_up") == 1
     assert metric(scraped, "r2v_queue_depth") is not None
+    assert metric(scraped, "r2v_task_duration_seconds_count", status="SUCCEEDED") >= 1
     worker = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     assert metric(worker, "r2v_tasks_finished_total", status="SUCCEEDED") >= 1
     assert metric(worker, "r2v_task_duration_seconds_count", status="SUCCEEDED") >= 1

@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from r2v.metrics import ApiMetrics, WorkerMetrics
 from r2v.tasks.model import Task, TaskStatus
 from r2v.tasks.store import TaskStore
-from tests.backends import components
+from tests.backends import DATABASES, components
 
 pytestmark = pytest.mark.unit
 
@@ -35,9 +35,9 @@ def task(task_id: str, status: TaskStatus = PENDING, submit_ms: int = 1000, **ex
                 model="wan2.7-r2v", spec_json="{}", orig_prompt="图1", region="cn-beijing", **extra)  # fmt: skip
 
 
-@pytest.fixture
-def store(tmp_path) -> TaskStore:
-    return components(tmp_path).tasks
+@pytest.fixture(params=sorted(DATABASES))
+def store(request, tmp_path) -> TaskStore:
+    return components(tmp_path, database=request.param).tasks
 
 
 def claim_and(store: TaskStore, task_id: str, then) -> None:
@@ -77,6 +77,22 @@ def test_scrape_gives_the_stores_tasks_by_status_queue_and_failures(store):
         == {"Timeout": 2, "InternalError": 1}  # fmt: skip
 
 
+def test_render_durations_are_a_histogram_of_the_kept_tasks_that_ran(store):
+    claim_and(store, "s2", lambda t: store.succeed(t.task_id, t.attempt, 2000 + 45_000, "s2.mp4", "{}", None))
+    fill(store)  # s1, f1, f2 ran from 2000 to 3000 ms; f3 and c1 never ran
+    got = samples(ApiMetrics(store).render()[0])
+
+    def bucket(status: str, le: str) -> float | None:
+        return value(got, "r2v_task_duration_seconds_bucket", status=status, le=le)
+
+    assert [bucket("SUCCEEDED", le) for le in ("0.5", "1.0", "30.0", "60.0", "+Inf")] == [0, 1, 1, 2, 2]
+    assert value(got, "r2v_task_duration_seconds_count", status="SUCCEEDED") == 2
+    assert value(got, "r2v_task_duration_seconds_sum", status="SUCCEEDED") == 46.0
+    assert value(got, "r2v_task_duration_seconds_count", status="FAILED") == 2  # not f3, which never ran
+    assert bucket("FAILED", "1.0") == 2
+    assert value(got, "r2v_task_duration_seconds_count", status="CANCELED") == 0  # c1 never ran: a series at 0
+
+
 def test_every_status_has_a_series_when_the_store_is_empty(store):
     got = samples(ApiMetrics(store).render()[0])
     for status in ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"):
@@ -108,7 +124,7 @@ class FlakyStore:
         return getattr(self.store, name)
 
 
-@pytest.mark.parametrize("fail_on", [("counts",), ("failures_by_code",)])
+@pytest.mark.parametrize("fail_on", [("counts",), ("failures_by_code",), ("render_durations",)])
 def test_a_store_that_cannot_answer_still_gives_a_scrape_saying_so(store, fail_on):
     fill(store)
     flaky = FlakyStore(store, fail_on)
@@ -118,7 +134,8 @@ def test_a_store_that_cannot_answer_still_gives_a_scrape_saying_so(store, fail_o
     got = samples(body)
     assert value(got, "r2v_store_up") == 0
     names = {name for name, _ in got}
-    assert not names & {"r2v_tasks", "r2v_queue_depth", "r2v_task_failures"}  # none, rather than some of them
+    assert not names & {"r2v_tasks", "r2v_queue_depth", "r2v_task_failures",
+                        "r2v_task_duration_seconds_count"}  # none, rather than some of them  # fmt: skip
     assert value(got, "r2v_http_request_duration_seconds_count", route="/api/v1/tasks/{task_id}", method="GET",
                  status="200") == 1  # the API's own metrics still come  # fmt: skip
 

@@ -25,7 +25,7 @@ from prometheus_client import (
     generate_latest,
     make_wsgi_app,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from r2v.errors import INTERNAL_ERROR
@@ -59,6 +59,7 @@ class _StoreCollector(Collector):
         try:
             counts = self.store.counts()
             failures = self.store.failures_by_code()
+            durations = self.store.render_durations([round(b * 1000) for b in RENDER_BUCKETS])
         except Exception as exc:  # noqa: BLE001 - any store error means the same thing here: no numbers this time
             log.warning("metrics: the task store did not answer: %s", exc)
             yield _store_up(0)
@@ -74,6 +75,23 @@ class _StoreCollector(Collector):
         for code, n in sorted(failures.items()):
             by_code.add_metric([code], n)
         yield by_code
+        yield _durations(durations)
+
+
+def _durations(durations: dict[str, tuple[list[int], int, int]]) -> HistogramMetricFamily:
+    """The renders of the ended tasks kept (retention drops old ones: a scrape may see the counts go down, which
+    Prometheus's rate() reads as a reset), from their claim to their end, by final status."""
+    family = HistogramMetricFamily("r2v_task_duration_seconds", "Renders of the ended tasks kept, from claim to "
+                                   "end, by final status.", labels=["status"])  # fmt: skip
+    for status in FINISHED_STATUSES:
+        counts, total, total_ms = durations.get(status, ([0] * len(RENDER_BUCKETS), 0, 0))
+        buckets = [(_bound(b), n) for b, n in zip(RENDER_BUCKETS, counts, strict=True)] + [("+Inf", total)]
+        family.add_metric([status], buckets, total_ms / 1000)
+    return family
+
+
+def _bound(seconds: float) -> str:
+    return str(float(seconds))
 
 
 def _store_up(value: int) -> GaugeMetricFamily:

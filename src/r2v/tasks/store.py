@@ -4,6 +4,7 @@ tasks.model.TRANSITIONS). The SQL stores implement it (backends/sql) on SQLite a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from r2v.tasks.model import ListFilter, Task
 from r2v.tasks.queue import RetryLater
@@ -59,6 +60,12 @@ class TaskStore(ABC):
     @abstractmethod
     def failures_by_code(self) -> dict[str, int]:
         """How many FAILED tasks are kept, by error code (for metrics)."""
+
+    @abstractmethod
+    def render_durations(self, bounds_ms: Sequence[int]) -> dict[str, tuple[list[int], int, int]]:
+        """For the ended tasks kept that ran (from their last claim to their end), by final status: how many took
+        at most each bound (cumulative, one count per bound), how many in all, and their total milliseconds (for
+        metrics: a histogram read from the store)."""
 
     @abstractmethod
     def set_plan(self, task_id: str, attempt: int, plan_json: str) -> None:
