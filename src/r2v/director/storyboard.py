@@ -28,6 +28,40 @@ class Background:
 
 
 @dataclass
+class Key:
+    """One point of a placement's movement at shot time t (0..1), set by an action (actions.py). Between two
+    keys the pose is eased from one to the other; before the first and after the last it holds. Where a key
+    names another subject, the engine finds it where that subject is drawn at that moment, so that the frame's
+    own size decides the pixels: `holder` (in that subject's hand), `on` (resting on its top), `near` (beside it
+    on the `side` +1 right / -1 left, `gap` frame heights between the two outlines, negative to overlap, None
+    for centred on it)."""
+
+    t: float
+    holder: str | None = None
+    on: str | None = None
+    near: str | None = None
+    side: int = 1
+    gap: float | None = 0.0
+    drop: float = 0.0  # lowered by this share of its own height (sitting)
+    tilt: float = 0.0  # degrees, counter-clockwise (lying down, leaning to point or wave, a guitar played)
+    face: int = 0  # +1 faces right, -1 faces left (the cut-out is mirrored when it faces the other way), 0 as drawn
+
+
+@dataclass
+class Action:
+    """What a subject does in a shot: `verb` (one of actions.VERBS), its `subject`, the `object` it handles (picks
+    up, puts, gives, plays) and the `target` (where it is put, to whom it is given, what is sat on, walked to,
+    hugged, pointed at, looked at), each a reference label or None; `start`/`end` in seconds of the video."""
+
+    verb: str
+    subject: str | None
+    object: str | None = None
+    target: str | None = None
+    start: float = 0.0
+    end: float = 0.0
+
+
+@dataclass
 class Placement:
     """Where a subject stands in a shot, in fractions of the frame: the centre of its feet (x, bottom) and its
     height. Close framings are taller than the frame (the subject is cut at the waist or chin). `depth` is
@@ -42,6 +76,11 @@ class Placement:
     motion: str = "static"
     held_by: str | None = None  # the subject holding this one (a prop)
     depth: str = "middle"
+    keys: list[Key] = field(default_factory=list)  # the movement its actions give it (empty: `motion` alone)
+    drawn: str | None = None  # "table" | "chair": furniture with no reference, drawn by the engine itself
+
+    def __post_init__(self) -> None:
+        self.keys = [Key(**k) if isinstance(k, dict) else k for k in self.keys]  # a stored plan's keys
 
     def x_at(self, t: float) -> float:
         """The centre of the feet at shot time t (0..1): eased where it starts or stops."""
@@ -108,6 +147,7 @@ class Shot:
     lines: list[Line] = field(default_factory=list)
     placements: list[Placement] = field(default_factory=list)
     timed: bool = False  # the prompt gave this shot's times explicitly
+    actions: list[Action] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -139,6 +179,7 @@ class Storyboard:
             s["background"] = Background(**s["background"])
             s["lines"] = [Line(**line) for line in s["lines"]]
             s["placements"] = [Placement(**p) for p in s.get("placements", [])]
+            s["actions"] = [Action(**a) for a in s.get("actions", [])]
             shots.append(Shot(**s))
         return cls(duration=data["duration"], language=data["language"], shots=shots,
                    subjects=list(data["subjects"]), notes=list(data.get("notes", [])),
