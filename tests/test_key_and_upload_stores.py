@@ -1,6 +1,7 @@
 """The KeyStore and UploadRegistry contracts, run on every database backend (tests/backends.py), each opened by the
 composition root from its URL: an API key is shown once and only its hash is kept, the development keys of
-R2V_API_KEYS are answered beside the stored ones, and an uploaded object belongs to one key for 48 hours, under an
+R2V_API_KEYS are answered beside the stored ones, a revoked key is refused at once by every process (listed, never
+with its secret), and an uploaded object belongs to one key for 48 hours, under an
 object key that cannot be taken twice."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from r2v.errors import FILE_ALREADY_EXISTS, ApiError
-from r2v.keys import env_key_id, hash_key
+from r2v.keys import KeyInfo, env_key_id, hash_key
 from r2v.storage.uploads import UPLOAD_TTL_MS
 from tests.backends import DATABASE_BYTES, DATABASES, components
 
@@ -74,6 +75,33 @@ def test_the_development_keys_are_answered_beside_the_stored_ones(open_parts):
     key_id, key = dev.keys.create("me", 1000)  # keys created beside them are stored, as always
     assert dev.keys.resolve(key) == key_id and plain.keys.resolve(key) == key_id
     assert open_parts(api_keys=("sk-dev-1",)).keys.resolve("sk-dev-1") == env_key_id("sk-dev-1")  # a stable id
+
+
+def test_keys_are_listed_oldest_first_without_their_secret(open_parts):
+    keys = open_parts().keys
+    assert keys.list() == []
+    second_id, second = keys.create("ci", 2000)
+    first_id, first = keys.create("alice laptop", 1000)
+    listed = open_parts().keys.list()  # another process
+    assert listed == [KeyInfo(first_id, "alice laptop", 1000, None), KeyInfo(second_id, "ci", 2000, None)]
+    assert not any(secret in repr(listed) or hash_key(secret) in repr(listed) for secret in (first, second))
+
+
+def test_a_revoked_key_is_refused_at_once_by_every_process_and_stays_listed(open_parts):
+    serving, other = open_parts(), open_parts()  # two API processes on one database
+    key_id, key = serving.keys.create("leaked", 1000)
+    kept_id, kept = serving.keys.create("kept", 1500)
+    assert serving.keys.resolve(key) == key_id and other.keys.resolve(key) == key_id  # both have answered it
+    revoked = other.keys.revoke(key_id, 5000)
+    assert revoked == KeyInfo(key_id, "leaked", 1000, 5000)
+    assert serving.keys.resolve(key) is None and other.keys.resolve(key) is None  # no process remembers it
+    assert serving.keys.resolve(kept) == kept_id  # only that key
+    assert serving.keys.list() == [revoked, KeyInfo(kept_id, "kept", 1500, None)]
+    assert serving.keys.revoke(key_id, 9000) == revoked  # again: no change, the first time stays
+    assert serving.keys.revoke("no-such-id", 9000) is None
+    assert serving.keys.revoke(kept_id, 9000).revoked_ms == 9000
+    assert not serving.keys.has_any()  # only revoked keys: none would be accepted
+    assert open_parts(api_keys=("sk-dev-1",)).keys.has_any()
 
 
 # --- uploads -------------------------------------------------------------------------------------------------

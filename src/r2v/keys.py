@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 
 def hash_key(key: str) -> str:
@@ -23,10 +23,20 @@ def new_key() -> str:
     return "sk-" + secrets.token_hex(24)
 
 
+@dataclass(frozen=True)
+class KeyInfo:
+    """What may be shown of a stored key: never the key, nor its hash."""
+
+    key_id: str
+    name: str
+    created_ms: int
+    revoked_ms: int | None = None  # when it was revoked; None while it is accepted
+
+
 class KeyStore(ABC):
     @abstractmethod
     def resolve(self, key: str) -> str | None:
-        """The key's id, or None for an unknown key."""
+        """The key's id, or None for an unknown or revoked key."""
 
     @abstractmethod
     def create(self, name: str, now_ms: int) -> tuple[str, str]:
@@ -36,30 +46,36 @@ class KeyStore(ABC):
     def has_any(self) -> bool:
         """Whether any key would be accepted."""
 
+    @abstractmethod
+    def list(self) -> list[KeyInfo]:
+        """Every stored key, revoked ones too, oldest first."""
+
+    @abstractmethod
+    def revoke(self, key_id: str, now_ms: int) -> KeyInfo | None:
+        """Refuse the key from now on, in every process; the key as it is afterwards (a key revoked before keeps
+        its first revocation time), or None when no stored key has this id."""
+
 
 class ServingKeys(KeyStore):
-    """A store's keys plus a development list (R2V_API_KEYS), with the ids of keys already seen kept in memory:
-    keys are never revoked while a server runs, so a known key costs no database call."""
+    """A store's keys plus a development list (R2V_API_KEYS). Every stored key is looked up in the store on each
+    request (one indexed read), never remembered: a key revoked by `r2v keys revoke`, from any machine, is refused
+    at once by every API process. The development keys live in the environment and cannot be revoked."""
 
     def __init__(self, store: KeyStore, env_keys: list[str] | tuple[str, ...] = ()):
         self.store = store
         self._env = {hash_key(k): env_key_id(k) for k in env_keys if k}
-        self._seen: dict[str, str] = {}  # hash -> id
-        self._lock = threading.Lock()
 
     def resolve(self, key: str) -> str | None:
-        digest = hash_key(key)
-        found = self._env.get(digest) or self._seen.get(digest)
-        if found:
-            return found
-        found = self.store.resolve(key)
-        if found:
-            with self._lock:
-                self._seen[digest] = found
-        return found
+        return self._env.get(hash_key(key)) or self.store.resolve(key)
 
     def create(self, name: str, now_ms: int) -> tuple[str, str]:
         return self.store.create(name, now_ms)
 
     def has_any(self) -> bool:
         return bool(self._env) or self.store.has_any()
+
+    def list(self) -> list[KeyInfo]:
+        return self.store.list()
+
+    def revoke(self, key_id: str, now_ms: int) -> KeyInfo | None:
+        return self.store.revoke(key_id, now_ms)
