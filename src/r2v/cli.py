@@ -1,4 +1,4 @@
-"""The `r2v` command: serve, worker, db upgrade, keys create, generate, wan make-tiny."""
+"""The `r2v` command: serve, worker, db upgrade, keys create/list/revoke, generate, wan make-tiny."""
 
 from __future__ import annotations
 
@@ -230,6 +230,51 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_store(args: argparse.Namespace):
+    """The key store of the server whose --data-dir/--database these are: keys live with its tasks."""
+    from r2v.config import Settings
+    from r2v.wiring import build, check_locations
+
+    settings = Settings(data_dir=Path(args.data_dir), **_backend_settings(args))
+    check_locations(settings)
+    parts = build(settings)
+    return parts.keys, parts.clock
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    keys, _ = _key_store(args)
+    listed = keys.list()
+    if args.json:
+        print(json.dumps([vars(info) for info in listed], ensure_ascii=False))
+        return 0
+    if not listed:
+        print("no stored keys (keys given in R2V_API_KEYS are not stored, and not listed)", file=sys.stderr)
+        return 0
+    rows = [("ID", "NAME", "CREATED", "STATUS")]
+    for info in listed:
+        status = "active" if info.revoked_ms is None else f"revoked {_utc(info.revoked_ms)}"
+        rows.append((info.key_id, info.name, _utc(info.created_ms), status))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    keys, clock = _key_store(args)
+    info = keys.revoke(args.key_id, clock.now_ms())
+    if info is None:
+        raise ValueError(f"keys revoke: no stored key has the id {args.key_id!r} (`r2v keys list` shows them)")
+    print(f"key {info.key_id} ({info.name}) revoked {_utc(info.revoked_ms)}: refused from now on")
+    return 0
+
+
+def _utc(ms: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def _generate(args: argparse.Namespace) -> int:
     """The server's pipeline without a server: a create-call body in, an MP4 out."""
     from tqdm import tqdm
@@ -292,43 +337,89 @@ def _generate(args: argparse.Namespace) -> int:
 def _backend_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database", default=None, metavar="URL",
                         help="where tasks, keys and uploads are kept: sqlite:///FILE or postgresql://USER@HOST/DB "
-                             "($R2V_DATABASE_URL; default sqlite:///DATA-DIR/r2v.sqlite3)")  # fmt: skip
+                             "(default: $R2V_DATABASE_URL, else sqlite:///DATA-DIR/r2v.sqlite3)")  # fmt: skip
     parser.add_argument("--storage", default=None, metavar="URL",
                         help="where uploads and results are kept: file:///DIR or s3://BUCKET/PREFIX, with the "
-                             "endpoint and credentials from the AWS variables ($R2V_STORAGE_URL; default "
+                             "endpoint and credentials from the AWS variables (default: $R2V_STORAGE_URL, else "
                              "file:///DATA-DIR/files)")  # fmt: skip
 
 
 def _engine_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", default=None, help="engine for every model: animatic (default), wan, reel; "
-                        "R2V_ENGINES=model=engine,... still sets single models")  # fmt: skip
-    parser.add_argument("--wan-model-dir", default=None, help="a Wan VACE diffusers folder ($R2V_WAN_MODEL_DIR)")
-    parser.add_argument("--wan-steps", type=int, default=None, help="denoising steps (default 30)")
-    parser.add_argument("--wan-shift", type=float, default=None, help="scheduler flow shift (default: the folder's)")
-    parser.add_argument("--wan-resolution", default=None, help="native size: 480P (default), 720P or WxH")
+    parser.add_argument("--engine", default=None, help="engine for every model: animatic, wan, reel; "
+                        "R2V_ENGINES=model=engine,... still sets single models (default: animatic)")  # fmt: skip
+    parser.add_argument("--wan-model-dir", default=None, metavar="DIR",
+                        help="a Wan VACE diffusers folder (default: $R2V_WAN_MODEL_DIR)")  # fmt: skip
+    parser.add_argument(
+        "--wan-steps", type=int, default=None, help="denoising steps (default: $R2V_WAN_STEPS, else 30)"
+    )
+    parser.add_argument(
+        "--wan-shift",
+        type=float,
+        default=None,
+        help="scheduler flow shift (default: $R2V_WAN_SHIFT, else the folder's)",
+    )
+    parser.add_argument(
+        "--wan-resolution",
+        default=None,
+        help="native size: 480P, 720P or WxH (default: $R2V_WAN_RESOLUTION, else the folder's r2v.json, else 480P)",
+    )
+
+
+class _HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows every option's default: its value, or, where the value is decided later (None: an environment
+    variable, another flag), the help's own "(default: ...)" words. Flags that are off unless given show none."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False or "(default:" in (action.help or ""):
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+class _Parser(argparse.ArgumentParser):
+    """r2v's parsers; subcommands are made of the same class (argparse's default), so every --help shows defaults."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpWithDefaults)
+        super().__init__(*args, **kwargs)
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("r2v")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="r2v", description="Self-hosted, DashScope-compatible reference-to-video")
+    parser = _Parser(prog="r2v", description="Self-hosted, DashScope-compatible reference-to-video")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, animatic engine)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="default: $R2V_DATA_DIR or ./.r2v-data")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
+    serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR",
+                       help="tasks, API keys, uploads and results of this server, unless --database/--storage "
+                            "put them elsewhere; $R2V_DATA_DIR changes the default")  # fmt: skip
     serve.add_argument("--workers", type=int, default=None,
-                       help="render worker processes (default 1; 0 and the default with a PostgreSQL database, "
-                            "whose renders run in `r2v worker`)")  # fmt: skip
-    serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
-    serve.add_argument("--public-url", default=None, help="base URL for video_url and upload_host")
+                       help="render worker processes (default: 1; with a PostgreSQL database 0, its renders run in "
+                            "`r2v worker`)")  # fmt: skip
+    serve.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS, help="the DashScope region served")
+    serve.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="base URL for video_url and upload_host (default: the Host each client used)",
+    )
     _backend_flags(serve)
     _engine_flags(serve)
     serve.set_defaults(func=_serve)
 
     worker = sub.add_parser("worker", help="render the tasks of a multi-machine cluster (PostgreSQL + S3)")
-    worker.add_argument("--concurrency", type=int, default=1, help="renders at once on this machine (default 1)")
-    worker.add_argument("--metrics-port", type=int, default=None, help="serve /metrics and /healthz on this port")
-    worker.add_argument("--data-dir", default=DEFAULT_DATA_DIR, help="local scratch room for renders in progress")
+    worker.add_argument("--concurrency", type=int, default=1, help="renders at once on this machine")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve /metrics and /healthz on this port (default: none)")  # fmt: skip
+    worker.add_argument("--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR",
+                        help="local scratch room for renders in progress")  # fmt: skip
     _backend_flags(worker)
     _engine_flags(worker)
     worker.set_defaults(func=_worker)
@@ -337,29 +428,39 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema (r2v's and procrastinate's)")
     upgrade.add_argument("--database", default=None, metavar="URL", help="postgresql://USER@HOST/DB "
-                         "($R2V_DATABASE_URL)")  # fmt: skip
+                         "(default: $R2V_DATABASE_URL)")  # fmt: skip
     upgrade.set_defaults(func=_db_upgrade)
 
-    keys = sub.add_parser("keys", help="manage API keys")
+    keys = sub.add_parser("keys", help="manage the API keys of a server (they live in its data dir or database)")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     create = keys_sub.add_parser("create", help="create an API key and print it once")
-    create.add_argument("--name", required=True)
-    create.add_argument("--data-dir", default=DEFAULT_DATA_DIR)
-    _backend_flags(create)
-    create.set_defaults(func=_keys_create)
+    create.add_argument("--name", required=True, help="what the key is for (shown by `keys list`)")
+    listing = keys_sub.add_parser("list", help="the stored keys: id, name, created, revoked or not (never the key)")
+    listing.add_argument("--json", action="store_true", help="one JSON array instead of a table")
+    revoke = keys_sub.add_parser("revoke", help="refuse a key from now on, in every process of the server")
+    revoke.add_argument("key_id", metavar="ID", help="the key's id, as `keys list` shows it")
+    for command, run in ((create, _keys_create), (listing, _keys_list), (revoke, _keys_revoke)):
+        command.add_argument(
+            "--data-dir",
+            default=DEFAULT_DATA_DIR,
+            metavar="DIR",
+            help="the data dir of the server whose keys these are: its `serve --data-dir`",
+        )
+        _backend_flags(command)
+        command.set_defaults(func=run)
 
     generate = sub.add_parser("generate", help="render one request (a create-call body) without a server")
     generate.add_argument("request", help="JSON file: the body of a create call; URLs may be local paths")
-    generate.add_argument("-o", "--output", required=True)
-    generate.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS)
-    generate.add_argument("-q", "--quiet", action="store_true")
+    generate.add_argument("-o", "--output", required=True, help="the MP4 file to write")
+    generate.add_argument("--region", default=DEFAULT_REGION, choices=REGIONS, help="the region whose models to use")
+    generate.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     _engine_flags(generate)
     generate.set_defaults(func=_generate)
 
     wan = sub.add_parser("wan", help="the wan engine's tools")
     wan_sub = wan.add_subparsers(dest="wan_command", required=True)
     tiny = wan_sub.add_parser("make-tiny", help="write a tiny random Wan VACE folder (offline; for tests)")
-    tiny.add_argument("folder")
+    tiny.add_argument("folder", help="the folder to write (made if missing)")
     tiny.add_argument("--two-experts", action="store_true", help="Wan2.2 style: a second, low-noise transformer")
     tiny.set_defaults(func=_wan_make_tiny)
     return parser
