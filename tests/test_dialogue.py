@@ -1,5 +1,5 @@
 """Dialogue extraction (director/dialogue.py) on its own: which quoted passages are spoken lines, who says each
-(the clause's subject, a name after the quote, a pronoun resolved to the last person named, or the fallback),
+(the clause's subject, a name after the quote, a pronoun resolved by subject continuity, or the fallback),
 the line's text and language, in the order spoken."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from r2v.director import Cast
-from r2v.director.dialogue import clause_subject, find_lines, language_of, last_person
+from r2v.director.dialogue import clause_subject, find_lines, language_of
 
 pytestmark = pytest.mark.unit
 
@@ -90,13 +90,13 @@ def test_lines_and_their_speakers(text, expected):
     assert spoken(text, WITH_VIDEO) == expected
 
 
-def test_a_pronoun_is_the_last_person_named_before_it():
+def test_a_pronoun_is_the_subject_before_it_not_the_last_name():
     assert spoken("她说：“早上好。”", before="图2走进教室。") == [("图2", "早上好。")]
-    assert spoken("他们说：“好。”", before="图2和图1走进来。") == [("图1", "好。")]
-    assert spoken("图1看着图2。她说：“好。”") == [("图2", "好。")]
-    assert spoken('Next to Image 2 she says: "Go."', before="Image 1 stands up. ") == [("图2", "Go.")]
+    assert spoken("他们说：“好。”", before="图2和图1走进来。") == [("图2", "好。")]
+    assert spoken("图1看着图2。她说：“好。”") == [("图1", "好。")]
+    assert spoken('Next to Image 2 she says: "Go."', before="Image 1 stands up. ") == [("图1", "Go.")]
     assert spoken('He smiles at Image 2 and says: "Hi."', before="Image 1 enters. ") == [("图1", "Hi.")]
-    assert spoken('They say: "Go."', before="Image 1 and Image 2 stand up. ") == [("图2", "Go.")]
+    assert spoken('They say: "Go."', before="Image 1 and Image 2 stand up. ") == [("图1", "Go.")]
 
 
 def test_a_pronoun_with_nobody_named_before_it_has_no_speaker():
@@ -132,7 +132,7 @@ def test_language_of():
     assert language_of("hello") == "en" and language_of("") == "en" and language_of("……!") == "en"
 
 
-def test_clause_subject_and_last_person():
+def test_clause_subject():
     text = "图1走过来，图2笑着说"
     assert clause_subject(text, len(text) - 1, TWO) == "图2"
     assert clause_subject("近景：图1说", 5, TWO) == "图1"
@@ -140,5 +140,6 @@ def test_clause_subject_and_last_person():
     assert clause_subject("他说", 1, TWO) is None
     assert clause_subject("他说", 1, TWO, before="图2来了。") == "图2"
     assert clause_subject("to Image 2 it says", 15, TWO) is None
-    assert last_person("", TWO) is None and last_person("没有人", TWO) is None
-    assert last_person("图1和图2", TWO) == "图2"
+    assert clause_subject("图2拿起图1。笑着说", 9, TWO) == "图2"  # Chinese drops a known subject
+    assert spoken("笑着说：“好。”", before="图2拿起图1。") == [("图2", "好。")]  # also the shot before's
+    assert spoken("笑着说：“好。”", before="图2拿起图1。", fallback_speaker="图1") == [("图1", "好。")]

@@ -10,6 +10,14 @@ from dataclasses import dataclass
 class Member:
     label: str  # canonical: 图1, 视频2 (wan2.7) or character1 (wan2.6)
     kind: str  # "image" | "video"
+    # A person or an object. From the references (worker/pipeline.py): True for a video, a voice, or a picture
+    # with a face or a human figure; False for a picture without; None when unknown (a Cast made from labels).
+    # The director's describe() (roles.py) then weighs the prompt's words and sets the final answer.
+    person: bool | None = None
+    evidence: str = ""  # what decided `person`: "video", "voice", "picture"; after describe() also "prompt", ...
+    gender: str | None = None  # "female" | "male", from the prompt's words (roles.py)
+    age: str | None = None  # "child" | "adult" | "old", from the prompt's words
+    words: tuple[str, ...] = ()  # the role words the prompt gives it (女孩, old man): "the girl says" finds it
 
 
 def aliases(member: Member, only_one: bool) -> list[str]:
@@ -54,7 +62,10 @@ class Cast:
         return [m.label for m in self.members]
 
     def kind(self, label: str) -> str:
-        return next(m.kind for m in self.members if m.label == label)
+        return self.member(label).kind
+
+    def member(self, label: str) -> Member:
+        return next(m for m in self.members if m.label == label)
 
     def mentions(self, text: str) -> list[Mention]:
         if self._finder is None:
