@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from r2v.director import dialogue, segment, staging, timing, vocabulary
+from r2v.director import dialogue, roles, segment, staging, timing, vocabulary
 from r2v.director.cast import Cast, aliases
 from r2v.director.storyboard import CLOSE, MEDIUM, WIDE, Background, Line, Shot, Storyboard
 
@@ -28,6 +28,7 @@ def direct(prompt: str, cast: Cast, duration: float, shot_type: str | None = Non
     places = _places(prompt, cast)
     if panels:  # the grid image is the storyboard itself: its panels are the shots' pictures, not a subject
         places |= {m.label for m in cast.members if m.kind == "image"}
+    cast = dialogue.describe_cast(prompt, cast, places)  # who is a person, and their gender and age (roles.py)
     shots: list[Shot] = []
     background = _first_place(preamble, cast, places) or Background("generated")
     previous_subjects: list[str] = []
@@ -71,7 +72,9 @@ def direct(prompt: str, cast: Cast, duration: float, shot_type: str | None = Non
     timing.place(shots, float(duration), notes)
     subjects = list(dict.fromkeys(label for shot in shots for label in shot.subjects))
     language = dialogue.language_of(prompt)
-    return Storyboard(duration=float(duration), language=language, shots=shots, subjects=subjects, notes=notes)
+    board = Storyboard(duration=float(duration), language=language, shots=shots, subjects=subjects, notes=notes)
+    board.roles = roles.as_roles(cast)
+    return board
 
 
 def _fit_count(pieces, how: str, duration: float, shot_type: str | None, panels: int):
