@@ -144,17 +144,22 @@ def test_director_table(case):
 
 
 def _assert_consistent(board) -> None:
-    """Every plan: shots tile the video in order; every line lies inside its shot, in order, at a rate that
-    still sounds like speech, and long enough for its text at that rate."""
+    """Every plan: shots tile the video in order; every line starts inside its shot, after the line before, and
+    ends with its shot (or is marked as running past it, and the notes say so) and by the video's end; it is
+    never cut, is long enough for its text at its rate, and that rate still sounds like speech unless the notes
+    say that the video was too short for it."""
     assert board.shots[0].start == 0 and board.shots[-1].end == board.duration
     for a, b in zip(board.shots, board.shots[1:], strict=False):
         assert a.end == pytest.approx(b.start) and a.start < a.end
+    previous_end = 0.0
+    too_short = any("could not all be said" in note for note in board.notes)
     for shot in board.shots:
-        previous_end = shot.start
         for line in shot.lines:
-            assert shot.start <= line.start < line.end <= shot.end + 1e-6
+            assert shot.start <= line.start < line.end <= board.duration + 1e-6
+            assert line.overrun == (line.end > shot.end + 1e-6) and not line.cut
+            assert not line.overrun or any("past its shot" in note and line.text in note for note in board.notes)
             assert line.start >= previous_end - 1e-6
-            assert 1.0 <= line.rate <= MAX_RATE
+            assert 1.0 <= line.rate and (line.rate <= MAX_RATE or too_short)
             assert line.seconds == pytest.approx(natural_seconds(line.text, line.language) / line.rate, abs=0.02)
             previous_end = line.end
     assert board.subjects == list(dict.fromkeys(s for shot in board.shots for s in shot.subjects))
@@ -169,13 +174,46 @@ def test_a_long_line_is_sped_up_within_limits():
     _assert_consistent(board)
 
 
-def test_a_line_too_long_for_the_video_is_cut_and_the_plan_says_so():
-    text = "这是一段非常非常长的台词，" * 6
+def test_a_line_too_long_for_the_video_is_never_cut_and_the_plan_says_at_what_rate():
+    text = "这是一段非常非常长的台词，" * 5 + "这是一段非常非常长的台词"  # 14.7 s at the natural rate, in 3 s
     board = direct(f"图1说：“{text}”", Cast.of(ONE_IMG), 3)
     line = board.lines[0]
-    assert line.cut and len(line.text) < len(text) and text.startswith(line.text)
-    assert line.rate == MAX_RATE and any("cut to fit" in note for note in board.notes)
+    assert line.text == text and not line.cut
+    assert line.end <= 3.0 and line.seconds == pytest.approx(natural_seconds(text, "zh") / line.rate, abs=0.02)
+    assert line.rate > MAX_RATE and any(f"{line.rate:.2f}x" in note for note in board.notes)
     _assert_consistent(board)
+
+
+def test_a_long_line_takes_time_from_shots_without_lines():
+    text = "今天的阳光真好，我们一起去公园散步吧"  # 17 characters: 3.8 s, 2.9 s at MAX_RATE
+    board = direct(f"全景：城市的清晨。近景：图1说：“{text}”。远景：街道。", Cast.of(ONE_IMG), 5)
+    silent = [shot for shot in board.shots if not shot.lines]
+    assert len(board.shots) == 3 and len(silent) == 2
+    assert all(shot.seconds < 1.2 for shot in silent)  # shorter than a silent shot is otherwise
+    assert not board.lines[0].overrun and board.lines[0].text == text
+    _assert_consistent(board)
+
+
+def test_a_line_longer_than_its_timed_shot_runs_past_it():
+    prompt = "[0-1s] 图1说：“今天我们一起去公园散步吧。” [1-5s] 全景：公园。"
+    board = direct(prompt, Cast.of(ONE_IMG), 5)
+    line = board.lines[0]
+    assert (board.shots[0].start, board.shots[0].end) == (0, 1)  # explicit times are kept
+    assert line.overrun and line.end > 1 and line.rate == MAX_RATE and line.text == "今天我们一起去公园散步吧。"
+    assert any("past its shot" in note for note in board.notes)
+    _assert_consistent(board)
+
+
+def test_a_plan_stored_with_cut_still_loads():
+    from r2v.director.storyboard import Storyboard
+
+    data = direct("图1说：“你好。”", Cast.of(ONE_IMG), 3).to_dict()
+    for line in data["shots"][0]["lines"]:
+        line.pop("overrun")
+        line["cut"] = True  # an old plan's cut line
+    data.pop("roles")
+    board = Storyboard.from_dict(data)
+    assert board.lines[0].cut and not board.lines[0].overrun and board.roles == []
 
 
 def test_same_input_same_plan_and_the_plan_round_trips():
