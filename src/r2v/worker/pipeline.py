@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from r2v.director import Cast, Storyboard, direct
+from r2v.director.cast import Member
 from r2v.director.grid import find_panels
 from r2v.director.rewrite import PromptRewriter
 from r2v.engines.base import Asset, Engine, Progress, RenderJob
@@ -26,6 +27,7 @@ from r2v.errors import (
 from r2v.media import probe as probing
 from r2v.media.fetch import INPUT_SCHEME, MediaResolver
 from r2v.media.info import MediaInfo
+from r2v.media.people import shows_a_person
 from r2v.media.sandbox import SandboxLimits, probe_isolated
 from r2v.moderation import MSG_OUTPUT_REFUSED, Moderator
 from r2v.protocol import billing, catalog
@@ -90,7 +92,7 @@ def run_job(
         panels = _storyboard_panels(assets)
         plan = direct(
             spec.prompt,
-            Cast.of([(a.label, a.kind) for a in assets]),
+            cast_of(assets),
             spec.duration,
             shot_type=spec.shot_type if spec.generation == catalog.GEN_26 else None,
             first_frame=first is not None,
@@ -251,6 +253,22 @@ def _assets(spec: JobSpec, inputs: list[_Input]) -> list[Asset]:
         voice = item.voice or (item.path if kind == "video" and item.info.has_audio else None)
         assets.append(Asset(kind=kind, path=item.path, info=item.info, label=label, voice=voice))
     return assets
+
+
+def cast_of(assets: list[Asset]) -> Cast:
+    """The references as the director sees them, with who is a person: a video, anything with a voice, or a
+    picture with a face or a human figure (media/people.py); a picture without is an object unless the prompt
+    says otherwise (director/roles.py). `r2v generate` and the plan endpoint get their plan from here too."""
+    members = []
+    for asset in assets:
+        if asset.kind == "video":
+            person, evidence = True, "video"
+        elif asset.voice is not None:
+            person, evidence = True, "voice"
+        else:
+            person, evidence = shows_a_person(read_image(asset.path)), "picture"
+        members.append(Member(asset.label, asset.kind, person=person, evidence=evidence))
+    return Cast(members)
 
 
 def _storyboard_panels(assets: list[Asset]) -> list[tuple[int, int, int, int]]:
