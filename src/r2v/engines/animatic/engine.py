@@ -20,9 +20,10 @@ import numpy as np
 
 from r2v.director import Shot, Storyboard
 from r2v.director.storyboard import Placement
-from r2v.engines.animatic import camera
+from r2v.engines.animatic import camera, framing
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.animatic.layers import Layers, draw
+from r2v.engines.animatic.listeners import Dimming
 from r2v.engines.animatic.matte import MovingMatte
 from r2v.engines.base import (
     Asset,
@@ -43,7 +44,6 @@ from r2v.voice.tts import mandarin_to_pinyin
 
 DISSOLVE_FRAMES = 6
 FADE_IN_FRAMES = 8  # subjects appear over the first frame, which itself is shown exactly at frame 0
-DIM_LISTENERS = 0.86
 
 
 class AnimaticEngine(Engine):
@@ -80,6 +80,7 @@ class AnimaticEngine(Engine):
                     on_first_frame: Callable[[], None]) -> int:  # fmt: skip
         backgrounds: dict[tuple, np.ndarray] = {}  # shots on the same background share it
         layers = Layers()
+        dimming = Dimming()
         written = 0
         previous = None
         for shot, (first, last) in zip(board.shots, shot_frames(board, job.frames), strict=True):
@@ -88,17 +89,20 @@ class AnimaticEngine(Engine):
                 backgrounds[where] = self._background(shot, job, board, prepared)
             background = backgrounds[where]
             count = last - first
+            # sizes and places refitted to this frame's width (framing.py): the director's are for 16:9
+            placements = framing.fit(shot.placements, {p.label: prepared.aspect(p.label) for p in shot.placements},
+                                     shot.framing, job.width, job.height)  # fmt: skip
             videos = {p.label: prepared.video_layer(p.label, count, round(p.height * job.height))
-                      for p in shot.placements if prepared.is_video(p.label)}  # fmt: skip
+                      for p in placements if prepared.is_video(p.label)}  # fmt: skip
             opening = shot.index == 0 and shot.background.kind == "first_frame"
             for i in range(count):
                 t = i / max(1, count - 1)
                 speaker, level = talk.at(first + i)
                 frame = background.copy()
-                for placement in _by_depth(shot.placements):
+                for placement in _by_depth(placements):
                     video = videos.get(placement.label)
                     layer = next(video) if video else prepared.cutout(placement.label)
-                    dim = DIM_LISTENERS if speaker and speaker != placement.label else 1.0
+                    dim = dimming.at(placement.label, speaker)  # eased over a few frames (listeners.py)
                     fade = min(1.0, i / FADE_IN_FRAMES) if opening else 1.0
                     talking = level if speaker == placement.label else 0.0
                     draw(frame, layers.sized(placement, layer, job.height, video is None), placement, t, talking,
@@ -206,6 +210,16 @@ class _Prepared:
 
     def cutout(self, label: str) -> Cutout:
         return self._cutouts[label].result()
+
+    def aspect(self, label: str) -> float:
+        """The subject's drawn width over its drawn height (a video's: its moving matte's box)."""
+        if label in self._mattes:
+            _, _, w, h = self._mattes[label].result().box
+            return w / h
+        if label in self._cutouts:
+            rgb = self.cutout(label).rgb
+            return rgb.shape[1] / rgb.shape[0]
+        return 1.0
 
     def _cut(self, asset: Asset) -> Cutout:
         return cut_out(self.picture(asset.path), image_alpha(asset.path))
