@@ -1,34 +1,30 @@
 """Staging: where each subject of a shot stands and how big, from the framing, the number of subjects, and
-what the text says (left/right, near/far, walking past, coming in or going out, holding). Engine-independent:
-engines draw what this decides."""
+what the text says (left/right, near/far, walking past, coming in or going out), then how its actions move it
+(blocking.py: held objects in the hand, furniture on the floor, sitting, lying, walking to, hugging, turning).
+Engine-independent: engines draw what this decides."""
 
 from __future__ import annotations
 
 import re
 
-from r2v.director import dialogue
+from r2v.director import actions, blocking, dialogue
 from r2v.director.cast import Cast
 from r2v.director.storyboard import CLOSE, CLOSE_UP, EXTREME_CLOSE_UP, MEDIUM, WIDE, Placement, Shot
 
 # framing -> (height of a standing subject, bottom of its feet), in frame heights
 SIZES = {WIDE: (0.55, 0.93), MEDIUM: (0.8, 1.02), CLOSE: (1.1, 1.2), CLOSE_UP: (1.7, 1.75),
          EXTREME_CLOSE_UP: (2.6, 2.7)}  # fmt: skip
-PROP_SHARE = 0.4  # a held object's height, relative to its holder's
 # Depth: sizes and feet scale about the horizon (an eye line at this height), as in a perspective view.
 HORIZON = 0.45
 DEPTH_SCALE = {"near": 1.3, "far": 0.6}
 _ENGLISH = "(?i:\\b(?:{})\\b)"  # English words, whole, any case
-_ENTER = re.compile("走进|走入|走来|跑来|跑进|进入画面|入画|走过来|跑过来|"
-                    + _ENGLISH.format("enters?|entering|walks? in|comes? in|runs? in"))  # fmt: skip
-_LEAVE = re.compile("离开|走出|走开|走远|跑开|出画|"
-                    + _ENGLISH.format("leaves?|leaving|exits?|walks? (?:away|off|out)|runs? off"))  # fmt: skip
-_WALK = re.compile("路过|走过(?!来)|经过|穿过|走向|跑过(?!来)|"
+# Crossing the frame (entering, leaving and walking to someone are actions: actions.py)
+_WALK = re.compile("路过|走过(?!来)|经过|穿过|跑过(?!来)|"
                    + _ENGLISH.format("walks?|walking|runs?|running|passes|passing"))  # fmt: skip
 _FAR = re.compile("远处|远方|远远|后方|背景里|背景中|"
                   + _ENGLISH.format("in the distance|in the background|far away|far off"))  # fmt: skip
 _NEAR = re.compile("近处|前景|镜头前|" + _ENGLISH.format("in the foreground|close to the camera|up close"))
 _SENTENCE_END = re.compile(r"[。！？!?；;]|\.(?:\s|$)")
-_HOLD = re.compile(r"抱着|拿着|握着|举着|捧着|提着|端着|吃着|弹着|(?i:\b(?:holds?|holding|carries|carrying)\b)")
 _LEFT = re.compile(r"左边|左侧|画面左|(?i:\bon the left\b|\bleft side\b)")
 _RIGHT = re.compile(r"右边|右侧|画面右|(?i:\bon the right\b|\bright side\b)")
 
@@ -39,8 +35,10 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         return []
     height, bottom = SIZES[shot.framing]
     text = shot.text
-    held = _held(text, cast)
-    actors = [label for label in shot.subjects if label not in held] or shot.subjects[:1]
+    done = actions.found(text, cast, before)
+    held = _held(done, shot.subjects)
+    furniture = {f.target for f in done if f.surface and f.target in shot.subjects and f.target not in held}
+    actors = [label for label in shot.subjects if label not in held and label not in furniture] or shot.subjects[:1]
     if shot.framing in (CLOSE_UP, EXTREME_CLOSE_UP):  # one face fills the frame; the rest is left out of it
         speaker = next((line.speaker for line in shot.lines if line.speaker in actors), None)
         actors = [speaker or actors[0]]
@@ -49,8 +47,10 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         side = _side(text, cast, label)
         if side is not None:
             xs[i] = side
-    movers = {kind: _movers(pattern, text, cast, before) for kind, pattern in
-              (("enter", _ENTER), ("leave", _LEAVE), ("walk", _WALK))}  # fmt: skip
+    movers = {kind: {f.subject for f in done if f.verb == kind} for kind in ("enter", "leave")}
+    movers["walk"] = _movers(_WALK, text, cast, before, [f.span for f in done]) - {
+        f.subject for f in done if f.verb == "walk_to"
+    }
     depths = _depths(text, cast)
     placements = []
     for x, label in zip(xs, actors, strict=True):
@@ -67,17 +67,30 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         feet = HORIZON + (bottom - HORIZON) * scale
         placements.append(Placement(label, round(x, 3), round(feet, 3), round(height * scale, 3), motion,
                                     depth=depth))  # fmt: skip
-    for label in shot.subjects:
-        holder = held.get(label)
-        anchor = next((p for p in placements if p.label == holder), None)
-        if label in actors or anchor is None:
+    placed = {p.label: p for p in placements}
+    for label in shot.subjects:  # what they hold, at its own size beside them (the engine puts it in the hand)
+        anchor = placed.get(held.get(label))
+        if label in placed or anchor is None:
             continue
-        prop_height = anchor.height * PROP_SHARE
-        offset = 0.12 * anchor.height * (1 if anchor.x <= 0.5 else -1)
-        placements.append(Placement(label, round(min(0.95, max(0.05, anchor.x + offset)), 3),
-                                    round(anchor.bottom - anchor.height * 0.3, 3), round(prop_height, 3),
-                                    anchor.motion, held_by=holder, depth=anchor.depth))  # fmt: skip
-    return placements
+        share = blocking.share(label, before + text, cast, _verbs_of(done, label))
+        placed[label] = Placement(label, anchor.x, anchor.bottom, round(anchor.height * share, 3), anchor.motion,
+                                  held_by=anchor.label, depth=anchor.depth)  # fmt: skip
+    where = blocking.furnish(done, placed, furniture, before + text, cast)
+    blocking.block(done, placed, cast, where)
+    return list(placed.values())
+
+
+def _held(done: list[actions.Found], subjects: list[str]) -> dict[str, str]:
+    """{object: its first holder} for the objects the shot's actions put in a subject's hand."""
+    held: dict[str, str] = {}
+    for f in done:
+        if f.verb in actions.HANDLED and f.object in subjects and f.object != f.subject and f.subject in subjects:
+            held.setdefault(f.object, f.subject)
+    return held
+
+
+def _verbs_of(done: list[actions.Found], label: str) -> set[str]:
+    return {f.verb for f in done if f.object == label}
 
 
 def _spread(count: int, framing: str) -> list[float]:
@@ -87,21 +100,12 @@ def _spread(count: int, framing: str) -> list[float]:
     return [margin + (1 - 2 * margin) * i / (count - 1) for i in range(count)]
 
 
-def _held(text: str, cast: Cast) -> dict[str, str]:
-    """{held object: holder} for "X抱着Y", "X holds Y" (X is the clause's subject)."""
-    held: dict[str, str] = {}
-    for match in _HOLD.finditer(text):
-        after = cast.mentions(text[match.end() : match.end() + 12])
-        holder = dialogue.clause_subject(text, match.start(), cast)
-        if after and holder and after[0].label != holder:
-            held[after[0].label] = holder
-    return held
-
-
-def _movers(pattern: re.Pattern, text: str, cast: Cast, before: str) -> set[str]:
-    """The subjects of the clauses where `pattern` (a kind of movement) is said."""
+def _movers(pattern: re.Pattern, text: str, cast: Cast, before: str, taken: list[tuple[int, int]]) -> set[str]:
+    """The subjects of the clauses where `pattern` (a kind of movement) is said, outside the words an action took."""
     movers = set()
     for match in pattern.finditer(text):
+        if any(a <= match.start() < b for a, b in taken):
+            continue
         subject = dialogue.clause_subject(text, match.start(), cast, before)
         if subject:
             movers.add(subject)
