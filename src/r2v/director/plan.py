@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from r2v.director import dialogue, roles, segment, staging, timing, vocabulary
+from r2v.director import actions, dialogue, roles, segment, staging, timing, vocabulary
 from r2v.director.cast import Cast, aliases
 from r2v.director.storyboard import CLOSE, MEDIUM, WIDE, Background, Line, Shot, Storyboard
 
@@ -16,6 +16,8 @@ _PLACE_ZH = (
 _PLACE_ZH_2 = r"(?:场景(?:为|是)?|背景(?:为|是)?|以)\s*[:：]?\s*{ref}|{ref}\s*(?:作为|为)\s*(?:场景|背景)"
 _PLACE_EN = r"(?i:\b(?:in|inside|at|on|into|within|onto|across)\s+(?:the\s+[\w-]+\s+(?:of|from|in)\s+)?{ref}|" \
             r"against\s+{ref}|{ref}\s+as\s+(?:the\s+)?(?:background|setting|scene))"  # fmt: skip
+# "looks at Image 1", "points at Image 2": someone looked at, not a place
+_NOT_PLACE = re.compile(r"(?i)\b(?:look|stare|glance|gaze|point|wave|smile|nod|laugh|wink|grin|shout|yell)\w*\s*$")
 _PRONOUN_CARRY = re.compile(r"(?i)他们|她们|他|她|它|两人|二人|\b(?:he|she|they|him|her|them|his)\b")
 
 
@@ -25,7 +27,7 @@ def direct(prompt: str, cast: Cast, duration: float, shot_type: str | None = Non
     language, time), with `panels` storyboard-grid panels mapped onto the shots when there are any."""
     preamble, pieces, how = segment.split(prompt)
     pieces = _fit_count(pieces, how, duration, shot_type, panels)
-    places = _places(prompt, cast)
+    places = _places(prompt, cast) - actions.surfaces(prompt, cast)  # a table put on is drawn, not a backdrop
     if panels:  # the grid image is the storyboard itself: its panels are the shots' pictures, not a subject
         places |= {m.label for m in cast.members if m.kind == "image"}
     cast = dialogue.describe_cast(prompt, cast, places)  # who is a person, and their gender and age (roles.py)
@@ -67,9 +69,13 @@ def direct(prompt: str, cast: Cast, duration: float, shot_type: str | None = Non
     _cast_unnamed(shots, cast, places)
     _set_backgrounds(shots, first_frame, panels)
     for shot in shots:
-        shot.placements = staging.stage(shot, cast, prompt[: prompt.find(shot.text)] if shot.text in prompt else "")
+        before = prompt[: prompt.find(shot.text)] if shot.text in prompt else ""
+        shot.actions = actions.find(shot.text, cast, before)
+        shot.placements = staging.stage(shot, cast, before)
     notes: list[str] = []
     timing.place(shots, float(duration), notes)
+    for shot in shots:
+        actions.place_in_time(shot)
     subjects = list(dict.fromkeys(label for shot in shots for label in shot.subjects))
     language = dialogue.language_of(prompt)
     board = Storyboard(duration=float(duration), language=language, shots=shots, subjects=subjects, notes=notes)
@@ -102,7 +108,8 @@ def _places(prompt: str, cast: Cast) -> set[str]:
 def _used_as_place(text: str, cast: Cast, label: str) -> bool:
     member = next(m for m in cast.members if m.label == label)
     ref = "(?:" + "|".join(aliases(member, len(cast.members) == 1)) + ")"  # any alias of this member
-    return any(re.search(template.format(ref=ref), text) for template in (_PLACE_ZH, _PLACE_ZH_2, _PLACE_EN))
+    return any(not _NOT_PLACE.search(text[: m.start()]) for template in (_PLACE_ZH, _PLACE_ZH_2, _PLACE_EN)
+               for m in re.finditer(template.format(ref=ref), text))  # fmt: skip
 
 
 def _first_place(text: str, cast: Cast, places: set[str]) -> Background | None:
