@@ -56,13 +56,17 @@ class Layers:
 
 
 def draw(frame: np.ndarray, layer: Sized, placement: Placement, t: float, level: float, dim: float,
-         fade: float) -> None:  # fmt: skip
+         fade: float, at: tuple[int, int] | None = None) -> None:  # fmt: skip
     """Composite one sized subject at its placement, where its motion has it at shot time t, talking at `level`
-    (its mouth opens and it rises a little with the voice), its colour scaled by `dim` and its opacity by `fade`."""
+    (its mouth opens and it rises a little with the voice), its colour scaled by `dim` and its opacity by `fade`.
+    `at`: the top-left corner where its actions have put it (motion.py), the rise included, instead."""
     height, width = frame.shape[:2]
     target_w, target_h = layer.size
-    left = round(placement.x_at(t) * width - target_w / 2)
-    top = round(placement.bottom * height - target_h - 0.015 * height * level)
+    if at is not None:
+        left, top = at
+    else:
+        left = round(placement.x_at(t) * width - target_w / 2)
+        top = round(placement.bottom * height - target_h - 0.015 * height * level)
     x0, y0, x1, y1 = max(0, left), max(0, top), min(width, left + target_w), min(height, top + target_h)
     if x0 >= x1 or y0 >= y1:
         return
