@@ -20,7 +20,7 @@ import numpy as np
 
 from r2v.director import Shot, Storyboard
 from r2v.director.storyboard import Placement
-from r2v.engines.animatic import camera, framing
+from r2v.engines.animatic import camera, framing, motion
 from r2v.engines.animatic.cutout import Cutout, cut_out, image_alpha
 from r2v.engines.animatic.layers import Layers, draw
 from r2v.engines.animatic.listeners import Dimming
@@ -95,18 +95,21 @@ class AnimaticEngine(Engine):
             videos = {p.label: prepared.video_layer(p.label, count, round(p.height * job.height))
                       for p in placements if prepared.is_video(p.label)}  # fmt: skip
             opening = shot.index == 0 and shot.background.kind == "first_frame"
+            stage = motion.Stage(_by_depth(placements), job.width, job.height)  # what actions do, frame by frame
             for i in range(count):
                 t = i / max(1, count - 1)
                 speaker, level = talk.at(first + i)
                 frame = background.copy()
-                for placement in _by_depth(placements):
+                sized = {}
+                for placement in stage.placements:
                     video = videos.get(placement.label)
-                    layer = next(video) if video else prepared.cutout(placement.label)
+                    layer = next(video) if video else prepared.cutout(placement.label, placement.drawn)
+                    sized[placement.label] = layers.sized(placement, layer, job.height, video is None)
+                for placement, layer, at in stage.frame(t, sized, {speaker: level} if speaker else {}):
                     dim = dimming.at(placement.label, speaker)  # eased over a few frames (listeners.py)
                     fade = min(1.0, i / FADE_IN_FRAMES) if opening else 1.0
                     talking = level if speaker == placement.label else 0.0
-                    draw(frame, layers.sized(placement, layer, job.height, video is None), placement, t, talking,
-                         dim, fade)  # fmt: skip
+                    draw(frame, layer, placement, t, talking, dim, fade, at)
                 frame = camera.apply(frame, shot.camera, t)
                 if previous is not None and i < DISSOLVE_FRAMES:
                     w = (i + 1) / (DISSOLVE_FRAMES + 1)
@@ -208,8 +211,9 @@ class _Prepared:
                 decoded.set_exception(exc)
         return decoded.result()
 
-    def cutout(self, label: str) -> Cutout:
-        return self._cutouts[label].result()
+    def cutout(self, label: str, drawn: str | None = None) -> Cutout:
+        """The subject's cut-out; furniture a plan asks for without a reference (`drawn`) is drawn here."""
+        return motion.furniture(drawn) if drawn else self._cutouts[label].result()
 
     def aspect(self, label: str) -> float:
         """The subject's drawn width over its drawn height (a video's: its moving matte's box)."""
