@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,42 @@ def data_uri(path: Path, mime: str = "image/png") -> str:
 def guide_media(media: MediaServer, assets: dict[str, Path]) -> list[dict]:
     """The guide's multi-subject media list, its URLs pointing at the loopback media server."""
     return multi_subject_media(lambda name: media.url(assets[name].name))
+
+
+# -- browser tests (the playground): pytest-playwright driving Debian's Chromium -----------------------------------
+
+CHROMIUM = "/usr/bin/chromium"  # tools/system-packages.sh installs it; `playwright install` cannot download here
+ARTIFACTS = pytest.StashKey[Path]()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args) -> dict:
+    """pytest-playwright's launch options, with Debian's Chromium as the browser (a missing one fails the test)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: run tools/system-packages.sh (apt-get install chromium fonts-liberation)")
+    return {**browser_type_launch_args, "executable_path": CHROMIUM}
+
+
+@pytest.fixture(scope="session")
+def base_url() -> None:
+    """Each browser test opens its own server's URL. (Overridden because pytest-playwright's fallback for this
+    fixture, a method, warns under pytest 9.)"""
+    return None
+
+
+@pytest.fixture(scope="session")
+def artifacts(request) -> Path:
+    """Where browser tests save their screenshots: $R2V_TEST_ARTIFACTS or test-artifacts/ (git-ignored)."""
+    folder = Path(os.environ.get("R2V_TEST_ARTIFACTS") or Path(__file__).resolve().parent.parent / "test-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    request.config.stash[ARTIFACTS] = folder
+    return folder
+
+
+def pytest_terminal_summary(terminalreporter, config) -> None:
+    folder = config.stash.get(ARTIFACTS, None)
+    if folder is not None:
+        terminalreporter.write_line(f"browser test screenshots: {folder}")
 
 
 TIERS = ("unit", "http", "server", "engine")  # pyproject.toml's markers: how much of the system a test runs
