@@ -72,7 +72,7 @@ class ApiParts:
 
 
 def create_app(parts: ApiParts) -> FastAPI:
-    app = FastAPI(title="r2v", version="0.1.0", docs_url=None, redoc_url=None)
+    app = openapi.new_app()  # with /docs and /redoc, their assets served from a package (no CDN)
     app.openapi = lambda: _openapi_document(app)
     app.add_exception_handler(ApiError, responses.on_api_error)
     app.add_exception_handler(BackendUnavailable, responses.on_backend_unavailable)
@@ -149,7 +149,7 @@ def create_app(parts: ApiParts) -> FastAPI:
 
         return responses.json_response(await off_loop(answer))
 
-    @app.post(UPLOAD_PATH)
+    @app.post(UPLOAD_PATH, openapi_extra=openapi.UPLOAD)
     async def upload_file(request: Request) -> Response:
         # Authorised by the signed policy in the form, like an OSS PostObject, not by the API key.
         length = request.headers.get("content-length")
@@ -164,7 +164,7 @@ def create_app(parts: ApiParts) -> FastAPI:
             await run_in_threadpool(uploads.accept, fields, stream)  # mostly file copying: the general pool
         return Response(status_code=200)
 
-    @app.get(FILES_PATH + "{name:path}")
+    @app.get(FILES_PATH + "{name:path}", openapi_extra=openapi.FILE)
     @app.head(FILES_PATH + "{name:path}", include_in_schema=False)
     async def result_file(name: str, request: Request) -> Response:
         path = FILES_PATH + name
@@ -188,7 +188,7 @@ def create_app(parts: ApiParts) -> FastAPI:
 
         return await off_loop(answer)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics")
     async def metrics() -> Response:
         if parts.metrics is None:
             raise ApiError(404, "NotFound", "metrics are not enabled")
@@ -211,14 +211,12 @@ def create_app(parts: ApiParts) -> FastAPI:
 
 
 def _openapi_document(app: FastAPI) -> dict:
-    """FastAPI's document plus the bearer-key scheme every task route needs (built once, then cached)."""
+    """FastAPI's document, completed by openapi.py with what each route answers and needs (built once, cached)."""
     if app.openapi_schema is None:
         from fastapi.openapi.utils import get_openapi
 
         document = get_openapi(title=app.title, version=app.version, routes=app.routes)
-        document.setdefault("components", {})["securitySchemes"] = openapi.SECURITY
-        document["security"] = [{"ApiKey": []}]
-        app.openapi_schema = document
+        app.openapi_schema = openapi.complete(document)
     return app.openapi_schema
 
 
