@@ -134,7 +134,9 @@ def surfaces(text: str, cast: Cast) -> set[str]:
     return {f.target for f in found(text, cast) if f.surface and f.target}
 
 
-def found(text: str, cast: Cast, before: str = "") -> list[Found]:
+def found(text: str, cast: Cast, before: str = "", carry: bool = False) -> list[Found]:
+    """The actions of `text` with their details; `carry`: led by what is still so from `before` (held objects
+    stay in the hand and a seated subject stays seated from one shot to the next)."""
     quotes = quote_spans(text)
     claimed: list[tuple[int, int]] = []
     results: list[Found] = []
@@ -165,6 +167,8 @@ def found(text: str, cast: Cast, before: str = "") -> list[Found]:
             sit = Found("sit", subject, None, None, match.start(), match.span(), state=True)
             add(_with_place(sit, match.group("where") + "上", cast, zh=True))
     results.sort(key=lambda f: f.position)
+    if carry and before.strip():
+        results = _still_so(found(before, cast)) + results
     results = _unique(results)
     _fill_objects(results)
     _time(results)
@@ -172,12 +176,26 @@ def found(text: str, cast: Cast, before: str = "") -> list[Found]:
 
 
 def _subject(text: str, position: int, cast: Cast, before: str) -> str | None:
-    subject = dialogue.clause_subject(text, position, cast, before)
+    subject = _coordinated_subject(text, position, cast) or dialogue.clause_subject(text, position, cast, before)
     if subject is None and len(cast.members) == 1:
         subject = cast.labels[0]
     if subject is not None and _person(cast, subject) is False:
         return None  # objects do nothing by themselves
     return subject
+
+
+def _coordinated_subject(text: str, position: int, cast: Cast) -> str | None:
+    """English "… and Image 2 turns to look at …": a reference right after "and"/"then" before the verb is its
+    subject (the clause's first one did the verb before the "and")."""
+    head = text[:position]
+    joint = list(re.finditer(r"(?i)\b(?:and|then|while|but)\s+", head))
+    if not joint or dialogue.language_of(head) != "en":
+        return None
+    rest = head[joint[-1].end() :]
+    mentions = cast.mentions(rest)
+    if mentions and mentions[0].start == 0 and not cast.mentions(rest[mentions[0].end :]):
+        return mentions[0].label
+    return None
 
 
 def _person(cast: Cast, label: str) -> bool | None:
@@ -315,6 +333,27 @@ def _other_conjunct(text: str, position: int, subject: str, cast: Cast) -> str |
     start = max(head.rfind(ch) for ch in _CLAUSE_END) + 1
     others = [m.label for m in cast.mentions(head[start:]) if m.label != subject]
     return others[0] if others else None
+
+
+def _still_so(earlier: list[Found]) -> list[Found]:
+    """The states the earlier actions leave: who holds what, who sits or lies (as states from the shot's start)."""
+    in_hand: dict[str, Found] = {}
+    posture: dict[str, Found] = {}
+    for f in earlier:
+        if f.verb in ("pick_up", "hold", "carry", "play") and f.object:
+            in_hand[f.object] = f
+        elif f.verb in ("put", "give") and f.object:
+            in_hand.pop(f.object, None)
+            if f.verb == "give" and f.target:
+                in_hand[f.object] = Found("hold", f.target, f.object, None, -1, (-1, -1))
+        if f.verb in ("sit", "lie_down"):
+            posture[f.subject] = f
+        elif f.verb in ("stand_up", "walk_to", "enter", "leave"):
+            posture.pop(f.subject, None)
+    states = [Found("hold", f.subject, obj, None, -1, (-1, -1), state=True) for obj, f in in_hand.items()]
+    states += [Found(f.verb, who, None, f.target, -1, (-1, -1), state=True, surface=f.surface, furniture=f.furniture)
+               for who, f in posture.items()]  # fmt: skip
+    return states
 
 
 def _unique(results: list[Found]) -> list[Found]:

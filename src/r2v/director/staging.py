@@ -35,7 +35,7 @@ def stage(shot: Shot, cast: Cast, before: str) -> list[Placement]:
         return []
     height, bottom = SIZES[shot.framing]
     text = shot.text
-    done = actions.found(text, cast, before)
+    done = actions.found(text, cast, before, carry=True)
     held = _held(done, shot.subjects)
     furniture = {f.target for f in done if f.surface and f.target in shot.subjects and f.target not in held}
     actors = [label for label in shot.subjects if label not in held and label not in furniture] or shot.subjects[:1]
