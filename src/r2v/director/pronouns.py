@@ -5,14 +5,15 @@ reference it starts with) becomes the topic; a clause that starts with its verb 
 看向图1。他说" → 视频1, not 图1, the last name). A pronoun is the most recent topic it fits, else the most recent
 reference it fits. It fits: a person (an object the prompt names as one never stands for 他/she), of the
 pronoun's gender when the prompt gives one. A reference of the pronoun's own gender is preferred over one whose
-gender nobody gave; one the prompt does not make an object but whose picture shows no face comes last."""
+gender nobody gave (for 它/it: a robot or an animal over a human); one the prompt does not make an object but
+whose picture shows no face comes last."""
 
 from __future__ import annotations
 
 import re
 
 from r2v.director.cast import Cast, Member
-from r2v.director.roles import FEMALE, MALE, ROLE_AT_START, named_by_role, strong_object
+from r2v.director.roles import FEMALE, MALE, NOT_HUMAN, ROLE_AT_START, named_by_role, strong_object
 from r2v.director.segment import clauses, quote_spans, sentences
 
 THING, GROUP = "thing", "group"
@@ -77,6 +78,7 @@ class Discourse:
         members = [self.cast.member(label) for label in order]
         passes = (
             lambda m: m.person is not False and kind in (MALE, FEMALE) and m.gender == kind,
+            lambda m: m.person is not False and kind == THING and bool(NOT_HUMAN & set(m.words)),  # 它: the robot
             lambda m: m.person is not False and _fits(m, kind),
             lambda m: not strong_object(m) and _fits(m, kind),
         )

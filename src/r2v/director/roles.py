@@ -37,6 +37,8 @@ ZH_WORDS = {
     "学生": (None, None), "老师": (None, ADULT), "医生": (None, ADULT), "护士": (None, ADULT),
     "厨师": (None, ADULT), "歌手": (None, None), "宇航员": (None, ADULT), "探险家": (None, None),
     "机器人": (None, None), "角色": (None, None), "主角": (None, None), "人": (None, None),
+    "小狗": (None, None), "狗": (None, None), "小猫": (None, None), "猫": (None, None), "小鸟": (None, None),
+    "鹦鹉": (None, None), "兔子": (None, None), "小熊": (None, None), "熊": (None, None), "狐狸": (None, None),
 }  # fmt: skip
 EN_WORDS = {
     "little girl": (F, CHILD), "girl": (F, CHILD), "schoolgirl": (F, CHILD), "woman": (F, ADULT),
@@ -56,7 +58,12 @@ EN_WORDS = {
     "doctor": (None, ADULT), "nurse": (None, ADULT), "chef": (None, ADULT), "singer": (None, None),
     "musician": (None, None), "guitarist": (None, None), "astronaut": (None, ADULT), "explorer": (None, None),
     "robot": (None, None), "character": (None, None), "hero": (None, None), "elder": (None, OLD),
+    "dog": (None, None), "puppy": (None, None), "cat": (None, None), "kitten": (None, None), "bird": (None, None),
+    "parrot": (None, None), "rabbit": (None, None), "bunny": (None, None), "bear": (None, None), "fox": (None, None),
 }  # fmt: skip
+# Characters that are not human: 它 / "it" means one of them before anyone else.
+NOT_HUMAN = {"机器人", "小狗", "狗", "小猫", "猫", "小鸟", "鹦鹉", "兔子", "小熊", "熊", "狐狸",
+             "robot", "dog", "puppy", "cat", "kitten", "bird", "parrot", "rabbit", "bunny", "bear", "fox"}  # fmt: skip
 EN_OBJECTS = (
     "guitar", "violin", "piano", "drum", "chair", "table", "desk", "sofa", "couch", "bed", "cup", "mug", "glass",
     "bottle", "book", "ball", "phone", "lamp", "box", "bag", "hat", "car", "bike", "bicycle", "flower", "flowers",

@@ -19,6 +19,10 @@ _NUMBERED = re.compile(r"(?:^|(?<=[\s:：。；;，,!！?？]))(?:镜头\s*|(?i:
 _NAMES_BEFORE = re.compile(r"(?i)(?:image|video|img|photo|picture|character|图片?|视频)\s*$")  # "Image 1." is no list
 _SHOT_WORD = re.compile(r"(?:镜头\s*|(?i:shot)\s*)(\d{1,2})\s*[:：.．、]?")
 _SENTENCE_END = "。！？!?；;\n"
+# After a quotation, its speaker and a speech verb ending the sentence (“快来看！”图1喊道。): the same sentence.
+_SAID_AFTER = re.compile(
+    r"[^，,。！？!?；;“”\"「」『』\n]{1,12}?(?:说道|说|问道|问|答道|回答|答|喊道|喊|叫道|道)\s*(?:[。！？.!?]|$)"
+)
 
 
 @dataclass
@@ -97,7 +101,10 @@ def sentences(text: str, quotes=None, offset: int = 0) -> list[Piece]:
     closing = {
         b - 1
         for a, b in quotes
-        if b - a >= 3 and text[b - 2] in "。！？!?.…" and not re.match(r"\s*(?:[a-z,，]|$)", text[b : b + 3])
+        if b - a >= 3
+        and text[b - 2] in "。！？!?.…"
+        and not re.match(r"\s*(?:[a-z,，]|$)", text[b : b + 3])
+        and not _SAID_AFTER.match(text[b:])
     }
     pieces, start = [], 0
     for i, ch in enumerate(text):

@@ -20,26 +20,54 @@ RATE = 48000
 TARGET_LUFS = -16.0
 TRUE_PEAK_DBTP = -1.0
 AMBIENCE_DBFS = -48.0  # RMS of the room tone under the dialogue
-STOCK_PITCHES = (200.0, 115.0, 165.0, 240.0, 135.0)  # distinct voices for speakers without a reference
+# Stock voices for speakers without a reference, by the gender and age the prompt gives them (director/roles.py):
+# median pitches of ordinary speech (women about 165-255 Hz, men 85-155 Hz, children 250-300 Hz, older women
+# lower and older men a little lower than in their middle years), several for each, so that two people of one
+# kind still sound apart.
+STOCK_PITCHES = {
+    ("female", "child"): (285.0, 310.0, 260.0),
+    ("male", "child"): (255.0, 235.0, 275.0),
+    (None, "child"): (270.0, 295.0, 245.0),
+    ("female", "old"): (180.0, 195.0, 165.0),
+    ("male", "old"): (105.0, 95.0, 118.0),
+    (None, "old"): (150.0, 112.0, 175.0),
+    ("female", None): (215.0, 245.0, 195.0, 270.0),
+    ("male", None): (120.0, 135.0, 108.0, 150.0),
+    (None, None): (200.0, 115.0, 165.0, 240.0, 135.0),
+}
+DISTINCT = 1.12  # two voices' pitches differ by at least this ratio (about two semitones) when they can
 
 ReadAudio = Callable[..., np.ndarray]  # read_audio(path, max_seconds=...): (n, 2) float32 at 48 kHz
 
 
 def speaker_voices(board: Storyboard, references: dict[str, Path | None], read_audio: ReadAudio) -> dict:
     """A VoiceProfile for every speaker: measured from its reference (reference_voice, or its video's own
-    sound), else a stock voice distinct from the others."""
+    sound), else a stock voice for its gender and age (the plan's roles), apart from every other voice."""
     voices: dict[str, VoiceProfile] = {}
-    stock = iter(STOCK_PITCHES * 4)
     speakers = list(dict.fromkeys(line.speaker or "" for line in board.lines))
     for speaker in speakers:
         path = references.get(speaker)
-        profile = None
         if path is not None:
             sound = read_audio(path, max_seconds=MEASURE_SECONDS)  # a 30 s video's sound is not all needed
-            if len(sound):
-                profile = measure(sound.mean(axis=1), RATE)
-        voices[speaker] = profile or VoiceProfile(f0=next(stock))
-    return voices
+            profile = measure(sound.mean(axis=1), RATE) if len(sound) else None
+            if profile is not None:
+                voices[speaker] = profile
+    roles = {role.label: role for role in board.roles}
+    for speaker in speakers:
+        if speaker not in voices:
+            role = roles.get(speaker)
+            kind = (role.gender, role.age if role.age in ("child", "old") else None) if role else (None, None)
+            voices[speaker] = VoiceProfile(f0=stock_pitch(STOCK_PITCHES[kind], [v.f0 for v in voices.values()]))
+    return {speaker: voices[speaker] for speaker in speakers}
+
+
+def stock_pitch(candidates: tuple[float, ...], taken: list[float]) -> float:
+    """The first candidate at least DISTINCT from every pitch taken, else the one farthest from them."""
+
+    def apart(f0: float) -> float:
+        return min((max(f0, t) / min(f0, t) for t in taken if t > 0), default=np.inf)
+
+    return next((f0 for f0 in candidates if apart(f0) >= DISTINCT), max(candidates, key=apart))
 
 
 def soundtrack(board: Storyboard, voices: dict[str, VoiceProfile], synth: SpeechSynth, seed: int,
