@@ -1,4 +1,4 @@
-"""The served OpenAPI document (/openapi.json) and its pages (/docs, /redoc).
+"""The served OpenAPI document (/openapi.json) and its page (/docs, Swagger UI).
 
 The routes parse bodies and query strings themselves (protocol/validate.py), so that every error is the
 DashScope envelope; the schemas here describe the wire for clients and for API fuzzers (schemathesis). Each
@@ -230,9 +230,11 @@ DOCS_ASSETS = "/docs/assets"
 
 
 def new_app() -> FastAPI:
-    """The FastAPI application, with /docs (Swagger UI) and /redoc whose scripts, styles and icon r2v serves
-    itself, from the fastapi-offline package: the pages work on a machine that reaches no CDN."""
+    """The FastAPI application, with /docs (Swagger UI) whose script, styles and icon r2v serves itself, from the
+    fastapi-offline package: the page works on a machine that reaches no CDN. No /redoc: ReDoc's bundle still
+    loads its logo from its makers' CDN."""
     return FastAPIOffline(
+        redoc_url=None,
         title="r2v",
         version=version("r2v"),
         static_url=DOCS_ASSETS,
