@@ -213,7 +213,7 @@ def _box(mask):
 
 @pytest.mark.engine
 def test_a_held_guitar_follows_its_holders_hand_at_half_her_height(tmp_path):
-    board, frames = _render(tmp_path, "中景：图1拿着图2路过。", [("图1", "girl"), ("图2", "guitar")])
+    board, frames = _render(tmp_path, "中景：图1拿着吉他图2路过。", [("图1", "girl"), ("图2", "guitar")])
     assert board.shots[0].placements[0].motion.startswith("walk_")
     offsets, holder_x, heights = [], [], []
     for frame in frames[5:-5:6]:
@@ -226,8 +226,8 @@ def test_a_held_guitar_follows_its_holders_hand_at_half_her_height(tmp_path):
     assert np.ptp(offsets[:, 0]) <= 6 and np.ptp(offsets[:, 1]) <= 6, offsets  # and the guitar goes with her hand
     assert abs(offsets[:, 0]).max() < 0.25 * H  # at her side, not floating away
     girl_height = board.shots[0].placements[0].height * H
-    # the guitar's round body is the lower 60% of its outline: the whole guitar is about 0.3 of a standing person here
-    assert 0.1 * girl_height < np.median(heights) < 0.35 * girl_height
+    # a guitar is about half a standing person; its round body (what is measured) is the lower 55% of its outline
+    assert 0.22 * girl_height < np.median(heights) < 0.4 * girl_height, (np.median(heights), girl_height)
 
 
 @pytest.mark.engine

@@ -23,6 +23,8 @@ from r2v.engines.animatic.mouth import Mouth
 
 HAND_OUT, HAND_UP = 0.13, 0.45  # a holder's hand: from its centre line, and above its feet, in its heights
 BODY = 0.75  # of two cut-outs' half widths, the share their bodies take (the rest is the picture's slack)
+TILT_STEP = 1.5  # degrees between two warps of a turning cut-out
+KEPT_TURNS = 10  # turned versions of one layer kept (a rocking wave passes through its few angles again and again)
 TALK_LIFT = 0.015  # a talking subject rises this share of the frame's height at full voice
 _MAX_DEPTH = 6  # holders of holders: a loop in a plan's keys ends here
 Drawn = tuple[Placement, Sized, tuple[int, int]]  # a placement, its layer as drawn, and that layer's top-left corner
@@ -124,15 +126,21 @@ class Stage:
         return self._natural[label]
 
     def _turn(self, label: str, layer: Sized, pose: Pose) -> Sized:
-        tilt = round(pose.tilt * 2) / 2  # half a degree: a steady tilt is turned once
+        """The layer turned as the pose asks, in TILT_STEP steps: a few warps while it turns (a rocking wave
+        reuses its few angles), none while a tilt or a mirror image holds."""
+        tilt = round(pose.tilt / TILT_STEP) * TILT_STEP
         if tilt == 0 and not pose.mirrored:
             return layer
-        kept = self._turned.get(label)
-        if kept is not None and kept[0] is layer and kept[1:3] == (tilt, pose.mirrored):
-            return kept[3]
-        turned = turn(layer, tilt, pose.mirrored)
-        self._turned[label] = (layer, tilt, pose.mirrored, turned)
-        return turned
+        source, kept = self._turned.get(label, (None, {}))
+        if source is not layer:  # a new frame of a video, or a new size: the old turns are of no use
+            kept = {}
+            self._turned[label] = (layer, kept)
+        key = (tilt, pose.mirrored)
+        if key not in kept:
+            if len(kept) >= KEPT_TURNS:
+                kept.pop(next(iter(kept)))
+            kept[key] = turn(layer, tilt, pose.mirrored)
+        return kept[key]
 
 
 def _bracket(keys: list[Key], t: float) -> tuple[Key, Key, float]:
@@ -151,24 +159,27 @@ def _turned_size(w: float, h: float, tilt: float) -> tuple[float, float]:
 
 
 def turn(layer: Sized, tilt: float, mirrored: bool) -> Sized:
-    """The sized cut-out mirrored and/or tilted (degrees, counter-clockwise) on a canvas that holds it whole. A
-    mirrored mouth still talks; a tilted one stays closed."""
-    rgb, alpha = layer.rgb, np.ascontiguousarray(layer.alpha[:, :, 0])
-    mouth = layer.mouth
+    """The sized cut-out mirrored and/or tilted (degrees, counter-clockwise) on a canvas that holds it whole, made
+    from its 8-bit planes as they are (premultiplied colour and alpha turn alike): two warps and one inversion
+    for a tilt, plain flips for a mirror image. A mirrored mouth still talks; a tilted one stays closed."""
+    rgb, alpha, colour, mouth = layer.rgb, layer.alpha, layer.premultiplied, layer.mouth
     if mirrored:
-        rgb, alpha = cv2.flip(rgb, 1), cv2.flip(alpha, 1)
+        rgb, alpha, colour = cv2.flip(rgb, 1), cv2.flip(alpha, 1), cv2.flip(colour, 1)
         if mouth is not None:
             mouth = Mouth(rgb.shape[1] - 1 - mouth.x, mouth.y, mouth.width, mouth.drop, mouth.chin)
     if tilt:
-        h, w = alpha.shape
+        h, w = alpha.shape[:2]
         rw, rh = (max(1, round(v)) for v in _turned_size(w, h, tilt))
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), tilt, 1.0)
         matrix[0, 2] += rw / 2 - w / 2
         matrix[1, 2] += rh / 2 - h / 2
-        rgb = cv2.warpAffine(rgb, matrix, (rw, rh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        alpha = cv2.warpAffine(alpha, matrix, (rw, rh), flags=cv2.INTER_LINEAR, borderValue=0)
-        mouth = None
-    return Sized(rgb, alpha.astype(np.float32) / 255, mouth)
+        alpha = cv2.warpAffine(alpha, matrix, (rw, rh), flags=cv2.INTER_LINEAR)
+        colour = cv2.warpAffine(colour, matrix, (rw, rh), flags=cv2.INTER_LINEAR)
+        rgb, mouth = colour, None  # the plain colour is only read to open a mouth
+    turned = Sized.__new__(Sized)  # its planes are made here, not from a float alpha
+    turned.rgb, turned.alpha, turned.premultiplied, turned.mouth = rgb, alpha, colour, mouth
+    turned.inverse = cv2.bitwise_not(alpha)
+    return turned
 
 
 def facing(layer: Sized) -> int:
