@@ -26,6 +26,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _usage(base: str, key: str, task_id: str) -> dict:
+    """The usage as the server answered it. The SDK's usage object adds fields of its own with default values
+    (video_count 1, video_duration 0, video_ratio ""), which r2v never sent: read the task's answer instead."""
+    answer = httpx.get(f"{base}/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    answer.raise_for_status()
+    return answer.json().get("usage", {})
+
+
 def main() -> int:
     out_dir = Path("demo-output").resolve()
     files = make_guide_assets(out_dir / "assets")
@@ -76,7 +84,7 @@ def main() -> int:
             return 1
         video = out_dir / "r2v-demo.mp4"
         video.write_bytes(httpx.get(rsp.output.video_url, timeout=60).content)
-        print(f"task {rsp.output.task_id}: {rsp.output.task_status}, usage {dict(rsp.usage)}")
+        print(f"task {rsp.output.task_id}: {rsp.output.task_status}, usage {_usage(base, key, rsp.output.task_id)}")
         print(video)
         return 0
     finally:
