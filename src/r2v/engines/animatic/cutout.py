@@ -1,5 +1,8 @@
 """Subjects cut out of their references: the picture's own alpha when it has one, otherwise GrabCut seeded by a
-face detector (a person: face certain, body below it probable) or by the centre of the picture, with soft edges.
+face detector (a person: face certain, body below it probable) or by the centre of the picture. GrabCut runs on a
+small copy (speed); its outline is then keyed out of enclosed patches of the backdrop (the gap between an arm and
+the body) and refined at full size (matting.py), and the colour at the soft edge is the subject's own, not mixed
+with the reference's backdrop, so that no light fringe follows the subject onto a darker place.
 Each cut-out knows where its mouth is (mouth.py), so that it can talk.
 A cut-out that comes out implausibly small or large falls back to the whole picture in a feathered oval."""
 
@@ -13,11 +16,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from r2v.engines.animatic.matting import foreground, key_backdrop, refine
 from r2v.engines.animatic.mouth import Mouth, find_mouth
 
 WORK_SIDE = 200  # GrabCut runs on a picture this size (speed), its mask is scaled back up
+KEY_SIDE = 400  # the backdrop is keyed out of GrabCut's mask at this size (a gap of a few pixels shows)
 ITERATIONS = 2  # a third changed no pixel of the masks of the guide's pictures, and costs 15%
 MIN_SHARE, MAX_SHARE = 0.06, 0.93
+FOREGROUND_MARGIN = 16  # pixels of backdrop kept around a cut-out while its edge colours are worked out
 _FACES = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
 _FACES_LOCK = threading.Lock()  # one classifier may not be used by two threads at once (it crashes)
 
@@ -31,11 +37,11 @@ class Cutout:
 
     @property
     def box(self) -> tuple[int, int, int, int]:
-        """The bounding box of the opaque part."""
-        ys, xs = np.nonzero(self.alpha > 0.5)
-        if not len(xs):
+        """The bounding box of what shows (soft edges included: a crop there would cut them hard)."""
+        x, y, w, h = cv2.boundingRect((self.alpha > 0.02).astype(np.uint8))
+        if not w:
             return 0, 0, self.rgb.shape[1], self.rgb.shape[0]
-        return int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)
+        return x, y, w, h
 
     def cropped(self) -> Cutout:
         x, y, w, h = self.box
@@ -68,7 +74,15 @@ def find_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
 def cut_out(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Cutout:
     face = find_face(rgb)
     alpha = (_grabcut(rgb, face) if alpha is None else alpha).astype(np.float32)
-    return Cutout(rgb, alpha, find_mouth(rgb, alpha, face)).cropped()
+    cut = Cutout(rgb, alpha, find_mouth(rgb, alpha, face)).cropped()  # the mouth: on the picture as it is
+    # the colour at the soft edge, unmixed from the backdrop: worked out around the cut-out only, with a margin of
+    # the backdrop it is unmixed from
+    (x, y), (h, w) = cut.origin, cut.alpha.shape
+    x0, y0 = max(0, x - FOREGROUND_MARGIN), max(0, y - FOREGROUND_MARGIN)
+    x1, y1 = min(rgb.shape[1], x + w + FOREGROUND_MARGIN), min(rgb.shape[0], y + h + FOREGROUND_MARGIN)
+    unmixed = foreground(rgb[y0:y1, x0:x1], alpha[y0:y1, x0:x1])
+    cut.rgb = np.ascontiguousarray(unmixed[y - y0 : y - y0 + h, x - x0 : x - x0 + w])
+    return cut
 
 
 def _grabcut(rgb: np.ndarray, face) -> np.ndarray:
@@ -102,9 +116,13 @@ def _grabcut(rgb: np.ndarray, face) -> np.ndarray:
     if not MIN_SHARE <= share <= MAX_SHARE:
         return _oval(h, w)
     fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
-    soft = cv2.resize(fg.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-    feather = max(1.0, min(h, w) * 0.008)
-    return np.clip(cv2.GaussianBlur(soft, (0, 0), feather), 0, 1)
+    # keyed after the closing, which may have shut a gap between an arm and the body
+    scale = min(1.0, KEY_SIDE / max(h, w))
+    size = max(8, round(w * scale)), max(8, round(h * scale))
+    fg = (cv2.resize(fg.astype(np.float32), size, interpolation=cv2.INTER_LINEAR) > 0.5).astype(np.uint8)
+    larger = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    fg = key_backdrop(larger, fg, tuple(round(v * scale) for v in face) if face is not None else None)
+    return refine(rgb, fg)
 
 
 def _oval(h: int, w: int) -> np.ndarray:

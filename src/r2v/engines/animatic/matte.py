@@ -3,7 +3,12 @@ differs from the clip's still background (the per-pixel median of frames sampled
 step aside stays on screen instead of being cut off at the first frame's outline. Whatever in that union has the
 colour of the backdrop around the subject (the first frame's, outside its cut-out) is cut away: the backdrop an
 arm reveals as it moves, and the rim of background that GrabCut and the motion mask take in, so no patch of the
-clip's own background follows the subject around."""
+clip's own background follows the subject around.
+
+No ghost of a limb: the first frame's cut-out vouches only for what stays where it was (where the first frame
+agrees with the still background); a waving arm is followed by the motion mask alone, worked out afresh for every
+frame (a mask one frame old leaves the backdrop showing where the arm just was). The mask's soft edge lies inside
+its outline, so no rim of the clip's backdrop is mixed into it."""
 
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ MODEL_SIDE = 240  # the background model and the motion masks are worked out at 
 SAMPLES = 24
 MOTION_THRESHOLD = 45.0  # summed RGB difference from the background that counts as the subject
 BACKDROP_COLOURS = 4  # the backdrop around the subject in the first frame, as this many colours
-BACKDROP_DISTANCE = 40.0  # summed RGB distance to one of them that counts as backdrop
+BACKDROP_DISTANCE = 16  # within this of one of them in each of R, G and B counts as backdrop
 
 
 class MovingMatte:
@@ -40,12 +45,20 @@ class MovingMatte:
         self.still = cv2.resize(still, self.small, interpolation=cv2.INTER_AREA)
         small_frames = [self._shrink(f) for f in frames]
         self.background = np.median(np.stack(small_frames), axis=0).round().astype(np.uint8)
-        backdrop = _colours(self._shrink(first)[self.still < 0.05], BACKDROP_COLOURS)
-        self._backdrop_planes = [np.full((self.small[1], self.small[0], 3), c, np.uint8) for c in backdrop]
+        first_small = self._shrink(first)
+        backdrop = _colours(first_small[self.still < 0.05], BACKDROP_COLOURS)
+        self._backdrop_boxes = [(np.clip(c.astype(int) - BACKDROP_DISTANCE, 0, 255).astype(np.uint8),
+                                 np.clip(c.astype(int) + BACKDROP_DISTANCE, 0, 255).astype(np.uint8))
+                                for c in backdrop]  # fmt: skip
         motion = np.max([self._motion(f) for f in small_frames], axis=0)
         self.box = _box(np.maximum(self.still, motion) > 0.5, self.size, self.small)
-        self._alpha_small: np.ndarray | None = None
-        self._calls = 0
+        # What of the first frame's subject is not in the still background moves away later (an arm's first
+        # position): from then on the motion mask has it wherever it is; the cut-out keeps the rest. Where the
+        # still background itself shows the subject (where an arm is most of the time), the motion mask cannot
+        # see it: there, whatever is not the backdrop's colour is the subject.
+        self.still = self.still * (1 - self._motion(first_small))
+        self.still = np.maximum(self.still, (motion > 0) & ~self._looks_like_backdrop(self.background))
+        self.still = self.still.astype(np.float32)
 
     def _shrink(self, frame: np.ndarray) -> np.ndarray:
         return cv2.resize(frame, self.small, interpolation=cv2.INTER_LINEAR)  # enough to see what moves
@@ -59,11 +72,10 @@ class MovingMatte:
         return cv2.dilate(moving, np.ones((3, 3), np.uint8)).astype(np.float32)
 
     def _looks_like_backdrop(self, small: np.ndarray) -> np.ndarray:
-        near = np.zeros(small.shape[:2], bool)
-        for colour in self._backdrop_planes:  # OpenCV, one colour at a time: 20x faster than numpy broadcasting
-            distance = cv2.transform(cv2.absdiff(small, colour), np.ones((1, 3), np.float32))  # saturates at 255
-            near |= distance < BACKDROP_DISTANCE
-        return near
+        near = np.zeros(small.shape[:2], np.uint8)
+        for low, high in self._backdrop_boxes:  # a box around each colour: inRange, the cheapest test per frame
+            near |= cv2.inRange(small, low, high)
+        return near > 0
 
     def drawn_side(self, height: int) -> int:
         """The longer side to decode the clip at so that the subject's box comes out `height` pixels tall."""
@@ -73,12 +85,10 @@ class MovingMatte:
         """This frame's subject, `height` pixels tall: the still cut-out joined by what moves, soft-edged, in the
         clip's box. The frame may be decoded at any scale; at the one drawn_side gives, nothing is resized but
         the small mask."""
-        self._calls += 1
-        if self._alpha_small is None or self._calls % 2:  # every other frame: motion is slow next to 30 fps
-            small = self._shrink(frame)
-            subject = np.maximum(self.still, self._motion(small)) * ~self._looks_like_backdrop(small)
-            self._alpha_small = cv2.GaussianBlur(subject, (0, 0), 1.0)
-        alpha_small = self._alpha_small
+        small = self._shrink(frame)
+        subject = np.maximum(self.still, self._motion(small)) * ~self._looks_like_backdrop(small)
+        # softened inside the outline (0 on it): its pixels there are partly the clip's backdrop
+        alpha_small = np.clip(2 * cv2.GaussianBlur(subject, (0, 0), 1.0) - 1, 0, 1)
         sx, sy = frame.shape[1] / self.size[0], frame.shape[0] / self.size[1]
         x, y, w, h = self.box
         x0, y0 = round(x * sx), round(y * sy)
