@@ -345,8 +345,8 @@ def _backend_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _engine_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", default=None, help="engine for every model: animatic, wan, reel; "
-                        "R2V_ENGINES=model=engine,... still sets single models (default: animatic)")  # fmt: skip
+    parser.add_argument("--engine", default=None, help="engine for every model: animatic, wan, reel; R2V_ENGINES="
+                        "model=engine,... still sets single models (default: $R2V_ENGINE, else animatic)")  # fmt: skip
     parser.add_argument("--wan-model-dir", default=None, metavar="DIR",
                         help="a Wan VACE diffusers folder (default: $R2V_WAN_MODEL_DIR)")  # fmt: skip
     parser.add_argument(

@@ -38,6 +38,7 @@ CREATE_BODY = {
                 "negative_prompt": _STRING,
                 "media": {"type": "array", "items": _MEDIA_ITEM, "maxItems": 6},
                 "reference_urls": {"type": "array", "items": _STRING, "maxItems": 5},
+                "reference_video_urls": {"type": "array", "items": _STRING, "maxItems": 3},
             },
         },
         "parameters": {
