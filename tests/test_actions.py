@@ -170,6 +170,7 @@ def test_held_objects_stay_in_the_hand_into_the_next_shot():
 # -- rendered -----------------------------------------------------------------------------------------------------
 W, H = 1280, 720
 SHIRT, TABLE_TOP, BOX, GUITAR_BODY, HAIR = (220, 90, 120), (40, 90, 170), (40, 170, 60), (200, 120, 50), (120, 60, 30)
+BOY_SHIRT = (60, 110, 200)
 
 
 def _references(folder):
@@ -180,8 +181,9 @@ def _references(folder):
         cv2.rectangle(table, (x, 41), (x + 40, 299), (30, 60, 120, 255), -1)
     box = np.zeros((200, 240, 4), np.uint8)
     cv2.rectangle(box, (0, 0), (239, 199), (*BOX, 255), -1)
+    boy = draw_person(720, 960, skin=(225, 180, 150), hair=(50, 35, 25), shirt=BOY_SHIRT)
     paths = {"girl": write_png(folder / "girl.png", girl), "guitar": write_png(folder / "guitar.png", draw_guitar()),
-             "room": write_png(folder / "room.png", draw_room_with_chair())}  # fmt: skip
+             "room": write_png(folder / "room.png", draw_room_with_chair()), "boy": write_png(folder / "boy.png", boy)}  # fmt: skip
     for name, rgba in (("table", table), ("box", box)):
         paths[name] = folder / f"{name}.png"
         cv2.imwrite(str(paths[name]), cv2.cvtColor(rgba, cv2.COLOR_RGBA2BGRA))
@@ -256,3 +258,23 @@ def test_a_sitting_subject_is_lower_than_standing_and_the_room_stays_the_place(t
     room = cv2.resize(cv2.imread(str(tmp_path / "room.png"))[:, :, ::-1], (W, H), interpolation=cv2.INTER_AREA)
     corner = (slice(0, H // 5), slice(0, W // 6))  # the room is the backdrop, whole
     assert np.abs(frames[4][corner].astype(np.int16) - room[corner].astype(np.int16)).mean() < 8
+
+
+@pytest.mark.engine
+def test_a_hug_brings_two_together_overlapping_a_little_and_lying_down_turns_the_cut_out_over(tmp_path):
+    board, frames = _render(tmp_path, "中景：图1走向图2，拥抱他。", [("图1", "girl"), ("图2", "boy")])
+
+    def torsos(frame):  # the columns of each torso on the frame's last rows (no arms there)
+        band = slice(int(0.96 * H), int(0.99 * H))
+        return [np.flatnonzero(_mask(frame[band], colour).any(axis=0))[[0, -1]] for colour in (SHIRT, BOY_SHIRT)]
+
+    (g0, g1), (b0, b1) = torsos(frames[4])
+    widths = (g1 - g0, b1 - b0)
+    assert b0 - g1 > 0.1 * W  # apart at first
+    (g0, _), (_, b1) = torsos(frames[-1])  # the outer sides (one of them is drawn over the other)
+    overlap = sum(widths) - (b1 - g0)
+    assert 0 < overlap < 0.35 * min(widths), (overlap, widths)  # together, overlapping a little
+    board, frames = _render(tmp_path, "中景：图1躺下。", [("图1", "girl")])
+    standing, lying = _box(_mask(frames[4], SHIRT)), _box(_mask(frames[-1], SHIRT))
+    assert standing[3] - standing[1] > standing[2] - standing[0]  # taller than wide
+    assert lying[2] - lying[0] > 1.3 * (lying[3] - lying[1])  # then wider than tall

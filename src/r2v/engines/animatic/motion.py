@@ -3,9 +3,10 @@
 
 A key that names another subject is found where that subject is drawn at that moment: a held object sits in its
 holder's hand (a point beside the body at about hip height, on the side the holder faces) and so follows it; a
-put object rests on the drawn top of its table; someone walking to another ends beside that one's outline.
+put object rests on the drawn top of its table; someone walking to another ends beside that one's body.
 Between two keys the pose is eased. Costs per frame: a few dozen arithmetic operations per subject, and a
-cv2.warpAffine of one small sized cut-out only while its tilt changes (a steady tilt or mirror image is kept)."""
+cv2.warpAffine of one small sized cut-out every few frames only while its tilt changes (a steady tilt or mirror
+image is made once)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from r2v.engines.animatic.layers import Sized
 from r2v.engines.animatic.mouth import Mouth
 
 HAND_OUT, HAND_UP = 0.13, 0.45  # a holder's hand: from its centre line, and above its feet, in its heights
-BODY = 0.75  # of two cut-outs' half widths, the share their bodies take (the rest is the picture's slack)
 TILT_STEP = 1.5  # degrees between two warps of a turning cut-out
 KEPT_TURNS = 10  # turned versions of one layer kept (a rocking wave passes through its few angles again and again)
 TALK_LIFT = 0.015  # a talking subject rises this share of the frame's height at full voice
@@ -51,6 +51,7 @@ class Stage:
         self._width, self._height = width, height
         self._turned: dict[str, tuple] = {}
         self._natural: dict[str, int] = {}
+        self._bodies: dict[str, float] = {}
 
     def frame(self, t: float, sized: dict[str, Sized], levels: dict[str, float]) -> list[Drawn]:
         """(placement, layer to draw, its top-left corner) for each placement at shot time t, given each one's
@@ -104,7 +105,7 @@ class Stage:
         if other in self._by_label and other != p.label:
             o = self._pose(other, t, sized, levels, poses, depth + 1)
             ow, oh = sized[other].size
-            orw, orh = _turned_size(ow, oh, o.tilt)
+            _, orh = _turned_size(ow, oh, o.tilt)
             if key.holder:  # the hand: beside the centre line, a little below the middle, turned with the body
                 dx, dy = o.facing * HAND_OUT * oh, (0.5 - HAND_UP) * oh
                 angle = math.radians(o.tilt)
@@ -115,9 +116,19 @@ class Stage:
                 return o.cx, o.bottom - orh
             if key.gap is None:
                 return o.cx, p.bottom * self._height - lift
-            reach = (orw + w) / 2 * BODY + key.gap * self._height
+            reach = (self._body(other, sized[other]) + self._body(p.label, sized[p.label])) / 2 + key.gap * self._height
             return o.cx + key.side * reach, p.bottom * self._height - lift
         return p.x_at(t) * self._width, p.bottom * self._height - lift
+
+    def _body(self, label: str, layer: Sized) -> float:
+        """The width of the body, not of its outline: the median opaque span across the lower third of the
+        cut-out (a raised arm or a held-out hand widens the outline, not the body that others stand beside)."""
+        if label not in self._bodies:
+            lower = layer.alpha[layer.alpha.shape[0] * 2 // 3 :, :, 0] > 127
+            rows = [np.flatnonzero(row) for row in lower[:: max(1, len(lower) // 16)]]
+            spans = [r[-1] - r[0] + 1 for r in rows if len(r)]
+            self._bodies[label] = float(np.median(spans)) if spans else float(layer.size[0])
+        return self._bodies[label]
 
     def _facing(self, label: str, layer: Sized) -> int:
         if label not in self._natural:
