@@ -75,21 +75,36 @@ def fit(placements: list[Placement], aspects: Mapping[str, float], framing: str,
     for unit, centre in zip(units, centres, strict=True):
         p = unit.placement
         x = centre / width
-        if scale == 1.0 and abs(x - p.x) < 1e-6:
+        # coming in or going out: from or to wholly off-frame, however wide the subject is against the frame
+        path = scale
+        if p.motion.startswith(("enter_", "leave_")):
+            path = _off_frame(p, x, scale * max(unit.left, unit.right) / width)
+        if scale == 1.0 and path == 1.0 and abs(x - p.x) < 1e-6:
             fitted[id(p)] = p
             for prop in unit.props:
                 fitted[id(prop)] = prop
             continue
-        fitted[id(p)] = _framed(p, x, p.bottom, p.height * scale, scale)
+        fitted[id(p)] = _framed(p, x, p.bottom, p.height * scale, path)
         for prop in unit.props:
             fitted[id(prop)] = _framed(prop, x + (prop.x - p.x) * scale, p.bottom + (prop.bottom - p.bottom) * scale,
-                                       prop.height * scale, scale)  # fmt: skip
+                                       prop.height * scale, path)  # fmt: skip
     return [fitted.get(id(p), p) for p in placements]
 
 
-def _framed(p: Placement, x: float, bottom: float, height: float, scale: float) -> Framed:
+def _off_frame(p: Placement, x: float, half: float) -> float:
+    """The path scale that takes an entrance's start (an exit's end) wholly out of the frame: at least 1."""
+    outside = p.x_at(0.0 if p.motion.startswith("enter_") else 1.0) - p.x
+    if outside < 0:  # by the left edge
+        need = (x + half) / -outside
+    elif outside > 0:
+        need = (1 - x + half) / outside
+    else:
+        return 1.0
+    return max(1.0, need + 0.01)
+
+
+def _framed(p: Placement, x: float, bottom: float, height: float, path_scale: float) -> Framed:
     source = p.source if isinstance(p, Framed) and p.source is not None else p
-    path_scale = 1.0 if p.motion.startswith(("enter_", "leave_")) else scale
     fields = {k: v for k, v in vars(p).items() if k not in ("source", "path_scale")}
     fields.update(x=round(x, 5), bottom=round(bottom, 5), height=round(height, 5))
     return Framed(**fields, source=source, path_scale=path_scale)
