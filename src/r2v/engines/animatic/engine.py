@@ -90,8 +90,8 @@ class AnimaticEngine(Engine):
             background = backgrounds[where]
             count = last - first
             # sizes and places refitted to this frame's width (framing.py): the director's are for 16:9
-            placements = framing.fit(shot.placements, {p.label: prepared.aspect(p.label) for p in shot.placements},
-                                     shot.framing, job.width, job.height)  # fmt: skip
+            aspects = {p.label: prepared.aspect(p.label, p.drawn) for p in shot.placements}
+            placements = framing.fit(shot.placements, aspects, shot.framing, job.width, job.height)
             videos = {p.label: prepared.video_layer(p.label, count, round(p.height * job.height))
                       for p in placements if prepared.is_video(p.label)}  # fmt: skip
             opening = shot.index == 0 and shot.background.kind == "first_frame"
@@ -215,8 +215,11 @@ class _Prepared:
         """The subject's cut-out; furniture a plan asks for without a reference (`drawn`) is drawn here."""
         return motion.furniture(drawn) if drawn else self._cutouts[label].result()
 
-    def aspect(self, label: str) -> float:
+    def aspect(self, label: str, drawn: str | None = None) -> float:
         """The subject's drawn width over its drawn height (a video's: its moving matte's box)."""
+        if drawn:  # furniture drawn here
+            rgb = motion.furniture(drawn).rgb
+            return rgb.shape[1] / rgb.shape[0]
         if label in self._mattes:
             _, _, w, h = self._mattes[label].result().box
             return w / h
