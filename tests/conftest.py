@@ -68,6 +68,38 @@ CHROMIUM = "/usr/bin/chromium"  # tools/system-packages.sh installs it; `playwri
 ARTIFACTS = pytest.StashKey[Path]()
 
 
+@pytest.fixture(scope="module")
+def playwright():
+    """pytest-playwright's fixtures from here to `browser`, per test module instead of per session: Playwright's
+    sync API keeps an event loop running while it lives, and asyncio.run() in any later test would fail."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="module")
+def browser_type(playwright, browser_name):
+    return getattr(playwright, browser_name)
+
+
+@pytest.fixture(scope="module")
+def launch_browser(browser_type_launch_args, browser_type):
+    return lambda **options: browser_type.launch(**{**browser_type_launch_args, **options})
+
+
+@pytest.fixture(scope="module")
+def browser(launch_browser):
+    browser = launch_browser()
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(playwright, device) -> dict:
+    return dict(playwright.devices[device]) if device else {}
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args) -> dict:
     """pytest-playwright's launch options, with Debian's Chromium as the browser (a missing one fails the test)."""

@@ -30,6 +30,7 @@ UI_MS = 30_000  # anything else the page does
 CREATE = "/services/aigc/video-generation/video-synthesis"
 HEADERS = {"Authorization": f"Bearer {KEY}", "X-DashScope-Async": "enable"}
 XSS = '<img src=x onerror="window.__xss=1">'
+SCRIPT = "镜头1：图1对视频1说：“我们去看花吧。” 镜头2：视频1笑着说：“好啊，走吧！”"
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +124,15 @@ def test_references_prompt_generate_progress_video_plan_history(site, page: Page
 
     # Clicking a reference puts its name into the prompt, at the caret.
     prompt = page.get_by_label("Prompt", exact=True)
+    prompt.press_sequentially("镜头1：")
     page.get_by_role("button", name="Insert 图1 into the prompt", exact=True).click()
     prompt.press_sequentially("对")
     page.get_by_role("button", name="Insert 视频1 into the prompt", exact=True).click()
-    prompt.press_sequentially("说：“我们去看花吧。”")
-    expect(prompt).to_have_value("图1对视频1说：“我们去看花吧。”")
-    choose_small_render(page, duration=3)
+    prompt.press_sequentially("说：“我们去看花吧。” 镜头2：")
+    page.get_by_role("button", name="Insert 视频1 into the prompt", exact=True).click()
+    prompt.press_sequentially("笑着说：“好啊，走吧！”")
+    expect(prompt).to_have_value(SCRIPT)
+    choose_small_render(page, duration=4)
 
     # The exact request, to copy: oss:// URLs and the header they need, and the same for the SDK.
     curl = page.locator("#curl-code")
@@ -139,14 +143,17 @@ def test_references_prompt_generate_progress_video_plan_history(site, page: Page
     expect(page.locator("#python-code")).to_contain_text('"reference_voice": "oss://dashscope-instant/')
 
     record_progress(page)
+    polls = []
+    page.on("response", lambda r: polls.append(r) if re.search(r"/api/v1/tasks/[0-9a-f-]{36}$", r.url) else None)
     page.get_by_role("button", name="Generate", exact=True).click()
     task_id = shown_task_id(page)
     expect(page.locator("#task-status")).to_have_text("SUCCEEDED", timeout=RENDER_MS)
 
-    seen = page.evaluate("window.__progress")
-    print("progress seen:", seen)
-    assert seen[-1] == 100 and seen[0] < 100, seen  # it rose to 100 ...
-    assert seen == sorted(seen), seen  # ... and never went back
+    # The bar rose to 100 and never went back, showing every value the server reported on the way.
+    shown = page.evaluate("window.__progress")
+    told = [r.json()["output"]["progress"] for r in polls]
+    assert shown[0] < 100 and shown[-1] == 100 and shown == sorted(shown), shown
+    assert set(told) <= set(shown) and told[-1] == 100, (told, shown)
     expect(page.locator("#progress-text")).to_have_text("100%")
 
     # The video plays past its first second; the download link is the signed result URL.
@@ -158,13 +165,14 @@ def test_references_prompt_generate_progress_video_plan_history(site, page: Page
     expect(page.locator("#usage")).to_contain_text("output_video_duration")
 
     # The plan: shots on a timeline and the dialogue line at its time; the actual prompt (prompt extend is on).
-    expect(page.locator("#plan .shot").first).to_contain_text("图1")
-    line = page.locator("#plan .line")
-    expect(line).to_have_count(1)
-    expect(line.locator(".line-text")).to_have_text("我们去看花吧。")
-    expect(line.locator(".line-when")).to_contain_text(re.compile(r"^图1 · \d+\.\d s"))
-    expect(page.locator("#actual-prompt")).to_contain_text("镜头1")
-    expect(page.locator("#orig-prompt")).to_have_text("图1对视频1说：“我们去看花吧。”")
+    expect(page.locator("#plan .shot")).to_have_count(2)
+    expect(page.locator("#plan .shot").first).to_contain_text("图1, 视频1")
+    lines = page.locator("#plan .line")
+    expect(lines.locator(".line-text")).to_have_text(["我们去看花吧。", "好啊，走吧！"])
+    expect(lines.first.locator(".line-when")).to_have_text(re.compile(r"^图1 · \d+\.\d s"))
+    expect(lines.last.locator(".line-when")).to_have_text(re.compile(r"^视频1 · \d+\.\d s"))
+    expect(page.locator("#actual-prompt")).to_contain_text("镜头2")
+    expect(page.locator("#orig-prompt")).to_have_text(SCRIPT)
 
     # The task is in the history.
     row = page.locator(f'#history-list [data-task-id="{task_id}"]')
@@ -173,7 +181,8 @@ def test_references_prompt_generate_progress_video_plan_history(site, page: Page
 
     screenshot(page, artifacts, "playground-desktop", 1280, 800)
     screenshot(page, artifacts, "playground-phone", 390, 844)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    page.set_viewport_size({"width": 1280, "height": 1000})  # the README's picture (docs/playground.png)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=artifacts / "playground-readme.png")
 
 
@@ -229,6 +238,38 @@ def test_an_error_is_shown_beside_the_field_it_names(site, page: Page, assets):
     expect(page.get_by_label("API key", exact=True)).to_have_accessible_description(
         re.compile("Invalid API-key provided")
     )
+
+
+def test_each_model_shows_its_own_parameters_and_names(site, page: Page, assets):
+    """wan2.7 names images and videos apart (图N, 视频N) and takes a first frame, which the prompt cannot name and
+    which sets the aspect; wan2.6 names every reference characterN and sends reference_urls with a size."""
+    open_playground(page, site)
+    add_image(page, assets["girl"])
+    add_image(page, assets["first_frame"])
+    page.get_by_label("Role of first-frame.png", exact=True).select_option("first_frame")
+    expect(page.locator("#reference-list .ref-token")).to_have_text(["图1", "first frame"])
+    expect(page.get_by_label("Ratio", exact=True)).to_be_disabled()
+    body = lambda: json.loads(page.locator("#curl-code").text_content().split("-d '", 1)[1].split("'\n", 1)[0])  # noqa: E731
+    expect(page.locator("#curl-code")).to_contain_text('"type": "first_frame"')
+    assert "ratio" not in body()["parameters"]
+    assert [m["type"] for m in body()["input"]["media"]] == ["reference_image", "first_frame"]
+
+    page.get_by_label("Model", exact=True).select_option("wan2.6-r2v-flash")
+    for hidden in ("Resolution", "Ratio", "Prompt extend"):
+        expect(page.get_by_label(hidden, exact=True)).to_be_hidden()
+    for shown in ("Size", "Shot type", "Audio"):
+        expect(page.get_by_label(shown, exact=True)).to_be_visible()
+    expect(page.get_by_label("Voice for girl.png", exact=True)).to_be_hidden()  # timbre comes from videos' sound
+    page.get_by_label("Role of first-frame.png", exact=True).select_option("reference")
+    expect(page.locator("#reference-list .ref-token")).to_have_text(["character1", "character2"])
+    page.get_by_role("button", name="Insert character2 into the prompt", exact=True).click()
+    page.get_by_label("Audio", exact=True).uncheck()
+    expect(page.locator("#curl-code")).to_contain_text('"reference_urls"')
+    sent = body()
+    assert sent["input"]["prompt"] == "character2" and len(sent["input"]["reference_urls"]) == 2
+    assert sent["parameters"] == {"size": "1920*1080", "duration": 5, "shot_type": "single", "audio": False,
+                                  "watermark": False}  # fmt: skip
+    expect(page.get_by_label("Prompt", exact=True)).to_have_attribute("maxlength", "1500")
 
 
 def test_user_text_is_shown_as_text_and_never_run(site, page: Page, assets):

@@ -105,7 +105,9 @@ export class TaskView {
       dt.textContent = key;
       const dd = document.createElement("dd");
       dd.textContent = String(value);
-      list.append(dt, dd);
+      const pair = document.createElement("div"); // a dl may group each term with its value in a div
+      pair.append(dt, dd);
+      list.append(pair);
     }
     if (output.actual_prompt) {
       $("actual-prompt").textContent = output.actual_prompt;
