@@ -67,6 +67,7 @@ async function start() {
 
   keyInput.addEventListener("change", () => {
     const key = keyInput.value.trim();
+    refs.forgetUploads();
     if (key) localStorage.setItem(KEY_STORAGE, key);
     else localStorage.removeItem(KEY_STORAGE);
     $("api-key-error").textContent = "";
@@ -92,16 +93,19 @@ async function start() {
     refs.add([...picker.files]);
     picker.value = ""; // the same file may be added again
   });
+  // Files dropped anywhere on the page are references (the browser would otherwise leave the page to show one).
   const zone = $("drop-zone");
-  zone.addEventListener("dragover", (event) => {
+  window.addEventListener("dragover", (event) => {
     event.preventDefault();
     zone.classList.add("over");
   });
-  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
-  zone.addEventListener("drop", (event) => {
+  window.addEventListener("dragleave", (event) => {
+    if (!event.relatedTarget) zone.classList.remove("over");
+  });
+  window.addEventListener("drop", (event) => {
     event.preventDefault();
     zone.classList.remove("over");
-    refs.add([...event.dataTransfer.files]);
+    if (event.dataTransfer && event.dataTransfer.files.length) refs.add([...event.dataTransfer.files]);
   });
 
   $("create-form").addEventListener("submit", async (event) => {
@@ -121,7 +125,8 @@ async function start() {
       try {
         await refs.uploadAll();
       } catch (error) {
-        form.showError("input.media", `References: an upload failed (${error.message})`);
+        if (error.code === "InvalidApiKey") form.showServerError(error); // beside the key, not the files
+        else form.showError("input.media", `References: an upload failed (${error.message})`);
         return;
       }
       const body = form.body();

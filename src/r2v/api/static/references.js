@@ -101,6 +101,15 @@ export class References {
     return item ? item.li.querySelector(".error") : null;
   }
 
+  /** After a change of API key: an oss:// upload serves only the key that made it, so every file goes again. */
+  forgetUploads() {
+    for (const item of this.items) {
+      Object.assign(item, { url: null, upload: null, voiceUrl: null, voiceUpload: null });
+      this.state(item, "");
+    }
+    this.onChange();
+  }
+
   /** Upload whatever is not uploaded yet (needs the API key); resolves when every file has its oss:// URL. */
   uploadAll() {
     if (!this.hasKey()) {
