@@ -151,3 +151,20 @@ def test_a_tilted_subject_is_fitted_by_its_turned_outline():
     lying = Placement("a", 0.5, 0.93, 0.55, keys=[Key(t=0.5, tilt=90.0)])
     (fitted,) = fit([lying], {"a": 0.5}, WIDE, 720, 1280)
     assert fitted.height * 1280 <= 720 * (1 - 2 * MARGIN) + 1  # its length, now across the frame, fits
+
+
+def test_someone_sitting_on_a_seat_is_fitted_with_it():
+    """The animatic draws a sitter centred on its seat (wherever the seat is drawn): the two move together."""
+    from r2v.director.storyboard import Key
+
+    sitter = Placement("a", 0.8, 0.93, 0.55, keys=[Key(t=0.0, near="chair", gap=None, drop=0.25)])
+    chair = Placement("chair", 0.8, 0.93, 0.3, drawn="chair")
+    other = Placement("b", 0.2, 0.93, 0.55)
+    aspects = {"a": 0.73, "chair": 0.6, "b": 0.6}
+    a, seat, b = fit([sitter, chair, other], aspects, WIDE, 720, 1280)
+    assert seat.x == pytest.approx(a.x) and seat.height / chair.height == pytest.approx(
+        a.height / sitter.height, rel=1e-3
+    )
+    for p in (a, seat, b):
+        low, high = _span(p, aspects[p.label], 720, 1280)
+        assert low >= MARGIN * 720 - 0.5 and high <= 720 * (1 - MARGIN) + 0.5, (p.label, low, high)

@@ -111,16 +111,18 @@ def _framed(p: Placement, x: float, bottom: float, height: float, path_scale: fl
 
 
 def _units(placements: list[Placement], aspects: Mapping[str, float], width: int, height: int) -> list[_Unit]:
+    """The shot's placements as units: each one that stands on its own, with what goes with it (what it holds,
+    who sits on it or stands centred on it), fitted together."""
     by_label = {p.label: p for p in placements}
+    roots = {p.label: _root(p.label, by_label) for p in placements}
     units: dict[str, _Unit] = {}
     for p in placements:
-        if p.held_by and p.held_by in by_label:
-            continue
-        half = _drawn_width(p, aspects, height) / 2
-        units[p.label] = _Unit(p, [], half, half, half, half)
+        if roots[p.label] == p.label:
+            half = _drawn_width(p, aspects, height) / 2
+            units[p.label] = _Unit(p, [], half, half, half, half)
     for p in placements:
-        unit = units.get(p.held_by) if p.held_by else None
-        if unit is None:
+        unit = units.get(roots[p.label])
+        if unit is None or unit.placement is p:
             continue
         unit.props.append(p)
         offset, half = (p.x - unit.placement.x) * width, _drawn_width(p, aspects, height) / 2
@@ -130,6 +132,23 @@ def _units(placements: list[Placement], aspects: Mapping[str, float], width: int
         unit.reach_left = unit.left + max(0.0, -min(rests))
         unit.reach_right = unit.right + max(0.0, max(rests))
     return list(units.values())
+
+
+def _root(label: str, by_label: Mapping[str, Placement]) -> str:
+    """The placement that `label` goes with: its holder, or what its actions centre it on (a seat it sits on,
+    a top it rests on) from the start, and so on up; itself when none."""
+    seen = {label}
+    while True:
+        p = by_label[label]
+        anchor = p.held_by
+        if anchor is None:
+            first = next(iter(getattr(p, "keys", ())), None)
+            if first is not None and first.t == 0.0:
+                anchor = first.holder or first.on or (first.near if first.gap is None else None)
+        if anchor is None or anchor not in by_label or anchor in seen:
+            return label
+        seen.add(anchor)
+        label = anchor
 
 
 def _drawn_width(p: Placement, aspects: Mapping[str, float], height: int) -> float:
