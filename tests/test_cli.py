@@ -136,6 +136,6 @@ def test_every_option_of_every_subcommand_shows_its_default():
             shown = formatter._expand_help(action)
             assert "(default: " in shown, f"r2v {command} {action.option_strings[0]}: {shown!r}"
     serve = _r2v("serve", "--help").stdout
-    for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: cn-beijing)", "(default: animatic)"):
+    for default in ("(default: 127.0.0.1)", "(default: 8000)", "(default: cn-beijing)", "else animatic)"):
         assert default in serve, default
     assert "(default: 1;" in serve  # --workers
