@@ -8,7 +8,6 @@ A cut-out that comes out implausibly small or large falls back to the whole pict
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +17,13 @@ from PIL import Image
 
 from r2v.engines.animatic.matting import foreground, key_backdrop, refine
 from r2v.engines.animatic.mouth import Mouth, find_mouth
+from r2v.media.people import find_face  # the same face finder that tells people from objects
 
 WORK_SIDE = 200  # GrabCut runs on a picture this size (speed), its mask is scaled back up
 KEY_SIDE = 400  # the backdrop is keyed out of GrabCut's mask at this size (a gap of a few pixels shows)
 ITERATIONS = 2  # a third changed no pixel of the masks of the guide's pictures, and costs 15%
 MIN_SHARE, MAX_SHARE = 0.06, 0.93
 FOREGROUND_MARGIN = 16  # pixels of backdrop kept around a cut-out while its edge colours are worked out
-_FACES = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-_FACES_LOCK = threading.Lock()  # one classifier may not be used by two threads at once (it crashes)
 
 
 @dataclass
@@ -56,19 +54,6 @@ def image_alpha(path: Path) -> np.ndarray | None:
             return None
         alpha = np.asarray(image.convert("RGBA"))[:, :, 3].astype(np.float32) / 255
     return alpha if alpha.min() < 0.98 else None
-
-
-def find_face(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
-    scale = min(1.0, 480 / max(rgb.shape[:2]))
-    small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-    gray = cv2.equalizeHist(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-    with _FACES_LOCK:
-        faces, support = _FACES.detectMultiScale2(gray, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))
-    if len(faces) == 0:
-        return None
-    # The face most windows agreed on: a larger but weaker hit is usually something else (a photo's backdrop).
-    x, y, w, h = faces[int(np.argmax(support))]
-    return tuple(int(round(v / scale)) for v in (x, y, w, h))
 
 
 def cut_out(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Cutout:
