@@ -48,13 +48,8 @@ def live_schema(live):
 # Each operation by hand, not through schemathesis's pytest plugin (from_fixture): its lazy loader reads a pytest
 # internal (Function._nodeid) that pytest 9 no longer has.
 # Invalid requests too (negative mode), for every operation that takes anything (health and metrics take nothing).
-# Two operations answer 500 to a non-ASCII signature (hmac.compare_digest refuses non-ASCII str) in
-# storage/signing.py and storage/uploads.py: reported; test_refused_not_crashed below pins each bug and fails
-# (strict) once it is fixed, so that these marks go with the fix.
-KNOWN_500 = {("get", "/files/{name}"), ("post", "/api/v1/uploads/oss")}
 CASES = [
-    pytest.param(method, path, mode, marks=[pytest.mark.xfail(reason="500 on a non-ASCII signature")]
-                 if (method, path) in KNOWN_500 else [])
+    pytest.param(method, path, mode)
     for method, path in sorted(OPERATIONS) for mode in GenerationMode
     if mode == GenerationMode.POSITIVE or path not in ("/healthz", "/metrics")
 ]  # fmt: skip
@@ -103,16 +98,12 @@ def test_the_document_lists_no_422_and_the_envelope_everywhere(live):
     assert set(document["paths"]["/api/v1/uploads/oss"]["post"]["requestBody"]["content"]) == {"multipart/form-data"}
 
 
-_UNFIXED = pytest.mark.xfail(strict=True, reason="answered 500: the fix is outside the HTTP layer (reported)")
-
-
 @pytest.mark.parametrize(
     ("method", "url", "form", "status"),
     [
-        pytest.param("GET", "/files/x.mp4?Expires=1&Signature=%C3%A9", None, 403, marks=_UNFIXED),
-        pytest.param("POST", "/api/v1/uploads/oss", {"policy": "e30=", "Signature": "é", "key": "k/a.png"}, 403,
-                     marks=_UNFIXED),
-        pytest.param("GET", "/api/v1/tasks?page_no=%C2%B2", None, 400, marks=_UNFIXED),  # ² passes str.isdigit
+        ("GET", "/files/x.mp4?Expires=1&Signature=%C3%A9", None, 403),
+        ("POST", "/api/v1/uploads/oss", {"policy": "e30=", "Signature": "é", "key": "k/a.png"}, 403),
+        ("GET", "/api/v1/tasks?page_no=%C2%B2", None, 400),  # ² passes str.isdigit
     ],
     ids=["file-signature-non-ascii", "upload-signature-non-ascii", "page_no-superscript-two"],
 )  # fmt: skip

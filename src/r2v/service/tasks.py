@@ -214,6 +214,6 @@ def _list_time(value: str | None, name: str) -> int | None:
 def _positive_int(value: str | None, name: str, default: int, maximum: int) -> int:
     if value is None or value == "":
         return default
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:  # ² is a digit too
         raise ApiError(400, INVALID_PARAMETER, f"{name}: must be an integer from 1 to {maximum}, got {value!r}")
     return int(value)

@@ -28,8 +28,9 @@ class UrlSigner:
         return f"Expires={expires_s}&Signature={self.signature(path, expires_s)}"
 
     def verify(self, path: str, expires: str | None, signature: str | None, now_s: float) -> Verdict:
-        if not expires or not signature or not expires.isdigit():
+        if not expires or not signature or not (expires.isascii() and expires.isdigit()):  # ² is a digit too
             return Verdict.BAD
-        if not hmac.compare_digest(self.signature(path, int(expires)), signature):
+        # compared as bytes: compare_digest refuses a str holding anything but ASCII (a client's bad signature)
+        if not hmac.compare_digest(self.signature(path, int(expires)).encode(), signature.encode()):
             return Verdict.BAD
         return Verdict.EXPIRED if int(expires) < now_s else Verdict.OK

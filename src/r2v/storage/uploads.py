@@ -75,7 +75,7 @@ def verify_form(
 ) -> AcceptedUpload:
     if not policy or not signature or not key:
         raise _denied("The upload form needs the fields policy, Signature and key.")
-    if not hmac.compare_digest(_hmac(secret, policy), signature):
+    if not hmac.compare_digest(_hmac(secret, policy).encode(), signature.encode()):  # bytes: any client text
         raise _denied("The request signature we calculated does not match the signature you provided.")
     try:
         document = json.loads(base64.b64decode(policy))
