@@ -22,6 +22,7 @@ from r2v.api import openapi, responses
 from r2v.api.auth import authenticate
 from r2v.api.files import stream_response
 from r2v.api.playground import add_playground
+from r2v.api.videos import add_video_routes
 from r2v.clock import Clock
 from r2v.errors import (
     ACCESS_DENIED,
@@ -206,6 +207,7 @@ def create_app(parts: ApiParts) -> FastAPI:
             return responses.json_response({"status": "unavailable", "reason": "no worker is running"}, 503)
         return responses.json_response({"status": "ok", "workers": alive, "region": parts.region})
 
+    add_video_routes(app, tasks, caller, off_loop)  # /v1/videos: the OpenAI-style face of the same tasks
     add_playground(app, parts.public_url)  # the web page at /, over the same public API
     return app
 

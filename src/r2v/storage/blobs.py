@@ -25,6 +25,18 @@ def result_blob(task_id: str, attempt: int) -> str:
     return f"{results_blob_dir(task_id)}/{attempt}.mp4"
 
 
+PREVIEW_FORMATS = {"thumbnail": "webp", "spritesheet": "jpg"}
+
+
+def preview_blob(result_name: str, variant: str) -> str:
+    """Where the preview (`thumbnail` or `spritesheet`, made once with the video) of the result `result_name`
+    (results/<task>/<attempt>.mp4) is kept: in the task's inputs folder, which retention and a deletion remove with
+    the task, so that results/<task>/ keeps one file per attempt."""
+    task_id, file_name = result_name.split("/")[-2:]
+    attempt = file_name.removesuffix(".mp4")
+    return f"{inputs_blob_dir(task_id)}/previews/{attempt}.{variant}.{PREVIEW_FORMATS[variant]}"
+
+
 def inputs_blob_dir(task_id: str) -> str:
     """Where the inputs a task carried inline (data: URIs) are kept."""
     return f"{INPUTS_DIR}/{task_id}"

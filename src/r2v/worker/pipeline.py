@@ -33,7 +33,8 @@ from r2v.moderation import MSG_OUTPUT_REFUSED, Moderator
 from r2v.protocol import billing, catalog
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.render.decode import read_image
-from r2v.storage.blobs import BlobStore, result_blob
+from r2v.render.previews import make_previews
+from r2v.storage.blobs import BlobStore, preview_blob, result_blob
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +127,7 @@ def run_job(
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id, attempt)
+        _store_previews(blobs, name, out, workdir, cancelled)
         _store_result(blobs, name, out, cancelled)
         usage = billing.usage(
             spec.generation,
@@ -162,6 +164,18 @@ def _store_result(blobs: BlobStore, name: str, path: Path, cancelled: Callable[[
             log.warning("storing %s failed (%s); trying again in %g s", name, exc, wait_s)
             time.sleep(wait_s)
             wait_s = min(wait_s * 2, 30.0)
+
+
+def _store_previews(blobs: BlobStore, name: str, video: Path, workdir: Path, cancelled: Callable[[], bool]) -> None:
+    """The thumbnail and spritesheet of the OpenAI-style API, made once, with the video (stored before it, so a
+    finished task has them). A preview that cannot be made is logged, not a failed render."""
+    try:
+        made = make_previews(video, workdir)
+    except Exception:  # noqa: BLE001 - the video itself is good
+        log.exception("previews of %s could not be made", name)
+        return
+    for variant, path in made.items():
+        _store_result(blobs, preview_blob(name, variant), path, cancelled)
 
 
 def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:
