@@ -7,6 +7,7 @@ schemathesis over /v1/openapi.json."""
 from __future__ import annotations
 
 import io
+import time
 
 import httpx
 import openai
@@ -147,7 +148,8 @@ def test_list_pages_with_after_and_order(server, made, media):
     assert [v.id for v in c.videos.list(limit=2, order="asc").data] == ids[:2]
     assert [v.id for v in c.videos.list(limit=2)] == ids[::-1]  # auto-paging follows last_id
     assert made.id not in [v.id for v in c.videos.list(limit=100)]  # the other key's video is not listed
-    for video_id in ids:
+    for video_id in ids:  # ended videos can be deleted (one in progress cannot)
+        assert c.videos.poll(video_id, poll_interval_ms=200).status == "completed"
         c.videos.delete(video_id)
 
 
@@ -162,18 +164,43 @@ def test_remix_keeps_the_references_with_a_new_prompt(server, made):
     assert caught.value.body["param"] == "prompt"
 
 
-def test_delete_then_retrieve_is_not_found(server, assets):
-    videos = client(server).videos
-    with open(assets["girl"], "rb") as picture:
-        video = videos.create(prompt="Image 1", input_reference=picture, seconds="2")
-    deleted = videos.delete(video.id)
-    assert (deleted.id, deleted.deleted, deleted.object) == (video.id, True, "video.deleted")
-    with pytest.raises(openai.NotFoundError) as caught:
-        videos.retrieve(video.id)
-    assert caught.value.body["param"] == "video_id"
-    with pytest.raises(openai.NotFoundError):
-        videos.download_content(video.id)
-    assert video.id not in [v.id for v in videos.list(limit=100)]
+def test_delete_of_a_queued_and_of_an_ended_video_but_not_of_one_in_progress(tmp_path, assets):
+    """Deleting removes the task for both APIs. One worker, held by a video whose reference never downloads (a
+    socket that accepts and never answers): that video stays in_progress and cannot be deleted; a second one stays
+    queued and is deleted, never to be rendered; once the first has failed, it is deleted too."""
+    import socket
+
+    own = ServerProcess(tmp_path / "data", KEY, workers=1).start()
+    silent = socket.create_server(("127.0.0.1", 0))  # the backlog accepts connections; nothing ever answers
+    try:
+        videos = client(own).videos
+        stuck_url = f"http://127.0.0.1:{silent.getsockname()[1]}/girl.png"
+        held = videos.create(prompt="Image 1", seconds="2", extra_body={"input_reference": {"image_url": stuck_url}})
+        deadline = time.monotonic() + 60  # the one worker takes it at once; its download hangs until we close
+        while videos.retrieve(held.id).status != "in_progress":
+            assert time.monotonic() < deadline, "the first video never started"
+            time.sleep(0.1)  # (under the 20 queries/s a key may make)
+        with pytest.raises(openai.BadRequestError) as caught:
+            videos.delete(held.id)
+        assert caught.value.body["param"] == "video_id" and "in_progress" in caught.value.body["message"]
+        with open(assets["girl"], "rb") as picture:
+            queued = videos.create(prompt="Image 1", input_reference=picture, seconds="2")
+        assert videos.retrieve(queued.id).status == "queued"
+        deleted = videos.delete(queued.id)
+        assert (deleted.id, deleted.deleted, deleted.object) == (queued.id, True, "video.deleted")
+        for gone in (videos.retrieve, videos.download_content, videos.delete):
+            with pytest.raises(openai.NotFoundError) as caught:
+                gone(queued.id)
+            assert caught.value.body["param"] == "video_id"
+        assert queued.id not in [v.id for v in videos.list(limit=100)]
+        assert dashscope_task(own, queued.id)["task_status"] == "UNKNOWN"  # gone for the DashScope API too
+        silent.close()  # the download fails: the held video ends
+        assert videos.poll(held.id, poll_interval_ms=200).status == "failed"
+        assert videos.delete(held.id).deleted
+        assert videos.list(limit=100).data == []  # and the queued one was never rendered: nothing came back
+    finally:
+        silent.close()
+        own.stop()
 
 
 @pytest.mark.parametrize(

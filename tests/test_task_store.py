@@ -479,6 +479,24 @@ def test_retention_deletes_by_end_time_and_never_running_tasks(store):
     assert store.get("running-old").status == RUNNING
 
 
+def test_delete_task_takes_one_task_of_its_key_unless_it_runs(store):
+    add(store, task("done", status=SUCCEEDED, end_ms=50), task("other-key", owner="bob", status=FAILED, end_ms=50),
+        task("waiting"), task("busy", status=RUNNING, attempt=1, worker="w1", scheduled_ms=20))  # fmt: skip
+    store.set_plan("busy", 1, "{}")
+    assert store.succeed("busy", 1, 60, "busy.mp4", "{}", None)  # ended with its plan: deleted with it below
+    add(store, task("running", status=RUNNING, attempt=1, worker="w1", scheduled_ms=20))
+    assert not store.delete_task("other-key", "alice")  # another key's: not found for this one
+    assert not store.delete_task("running", "alice")  # a render in progress owns its row
+    assert not store.delete_task("nowhere", "alice")
+    for task_id in ("done", "waiting", "busy"):
+        assert store.delete_task(task_id, "alice")
+        assert store.get(task_id) is None
+    assert store.get_plan("busy") is None
+    assert store.claim_next("w2", NOW, None) is None  # the deleted PENDING task is never claimed
+    assert {t for t in ("other-key", "running") if store.get(t)} == {"other-key", "running"}
+    assert not store.delete_task("done", "alice")  # once
+
+
 # --- the state machine -----------------------------------------------------------------------------------------
 
 EDGES = {(source, target) for source, targets in TRANSITIONS.items() for target in targets}

@@ -47,11 +47,6 @@ class Upload:
     field: str
 
 
-def deleted_marker(task_id: str) -> str:
-    """A video deleted through this API (kept among its results, so retention removes it with the task)."""
-    return f"{results_blob_dir(task_id)}/deleted"
-
-
 def not_found(video_id: str) -> ApiError:
     return ApiError(404, NOT_FOUND, f"video_id: no video with id {video_id!r} for this API key")
 
@@ -170,7 +165,7 @@ class VideoService:
 
     def _find(self, owner: str, video_id: str) -> Task:
         task = self.service._visible(owner, video_id)
-        if task is None or self.blobs.exists(deleted_marker(video_id)):
+        if task is None:
             raise not_found(video_id)
         return task
 
@@ -215,18 +210,19 @@ class VideoService:
             if not tasks or len(found) >= total:
                 break
             page_no += 1
-        return [t for t in found if not self.blobs.exists(deleted_marker(t.task_id))]
+        return found
 
     def delete(self, owner: str, video_id: str) -> dict:
-        """Stop it if it waits (or runs, where the server lets running tasks be canceled), then remove its files."""
-        task = self._find(owner, video_id)
-        if task.status == TaskStatus.PENDING:
-            self.store.cancel_pending(video_id, owner, self.clock.now_ms())
-        elif task.status == TaskStatus.RUNNING and self.service.cancel_running:
-            self.store.request_cancel_running(video_id, owner)
+        """Delete the task (a queued one is never rendered) and its files, for both APIs: it is then unknown to the
+        DashScope task API too. A video being rendered cannot be deleted until it ends (its worker owns it)."""
+        self._find(owner, video_id)
+        if not self.store.delete_task(video_id, owner):
+            if self._find(owner, video_id).status == TaskStatus.RUNNING:  # (gone meanwhile: not found)
+                raise invalid("video_id", "the video is in_progress: it can be deleted once it is completed or "
+                                          "failed")  # fmt: skip
+            raise not_found(video_id)
         self.blobs.delete(results_blob_dir(video_id))
         self.blobs.delete(inputs_blob_dir(video_id))
-        self.blobs.put_bytes(deleted_marker(video_id), b"")
         return {"id": video_id, "object": "video.deleted", "deleted": True}
 
     def content(self, owner: str, video_id: str, variant: str | None) -> tuple[BinaryIO, str]:

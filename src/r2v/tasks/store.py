@@ -91,6 +91,11 @@ class TaskStore(ABC):
         True if there was one."""
 
     @abstractmethod
+    def delete_task(self, task_id: str, owner: str) -> bool:
+        """Delete one task of `owner` that is not RUNNING (a render in progress owns its row until it ends), with
+        its plan; False when it is RUNNING, another key's or unknown. A PENDING task deleted is never claimed."""
+
+    @abstractmethod
     def delete_finished_before(self, before_ms: int) -> list[str]:
         """Retention: delete tasks that ended (or, unfinished, were submitted) before `before_ms` and are not
         RUNNING; return their ids."""

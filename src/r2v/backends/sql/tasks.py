@@ -226,6 +226,11 @@ class SqlTaskStore(TaskStore):
         )
         return cur.rowcount > 0
 
+    def delete_task(self, task_id: str, owner: str) -> bool:
+        cur = self.db.execute("DELETE FROM tasks WHERE task_id = ? AND owner = ? AND status != ?",
+                              (task_id, owner, RUNNING))  # fmt: skip
+        return cur.rowcount == 1
+
     def delete_finished_before(self, before_ms: int) -> list[str]:
         # Measured from the end of the task when it has one: its result URL is valid 24 h from then.
         rows = self.db.execute(
