@@ -78,7 +78,7 @@ class TaskService:
         if self.moderator is not None and self.moderator.refuses_text(parsed.spec.prompt):
             raise ApiError(400, DATA_INSPECTION_FAILED, MSG_INPUT_REFUSED)
         now = self.clock.now_ms()
-        self._check_uploads(parsed, owner, now)
+        self.check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())
         try:
             save_inline_inputs(parsed, self.blobs, task_id)
@@ -104,7 +104,7 @@ class TaskService:
             )
         )
 
-    def _check_uploads(self, parsed: ParsedCreate, owner: str, now: int) -> None:
+    def check_uploads(self, parsed: ParsedCreate, owner: str, now: int) -> None:
         """oss:// inputs must be live uploads of the same key: checked now, since it needs no download."""
         for ref in parsed.spec.media:
             for url, field in ((ref.url, ref.field), (ref.voice_url, ref.voice_field)):
@@ -113,7 +113,7 @@ class TaskService:
 
     # -- query, cancel ----------------------------------------------------------------------------------
 
-    def _visible(self, owner: str, task_id: str) -> Task | None:
+    def visible(self, owner: str, task_id: str) -> Task | None:
         """The task if this key may see it: unknown ids, other keys' tasks and expired tasks are all UNKNOWN."""
         task = self.tasks.get(task_id)
         if task is None or task.owner != owner:
@@ -123,7 +123,7 @@ class TaskService:
         return task
 
     def query(self, owner: str, task_id: str, request_id: str, base_url: str) -> dict:
-        task = self._visible(owner, task_id)
+        task = self.visible(owner, task_id)
         if task is None:
             return views.unknown(task_id, request_id)
         video_url = None
@@ -139,7 +139,7 @@ class TaskService:
 
     def plan(self, owner: str, task_id: str, request_id: str) -> dict:
         """The director's plan of a task (an r2v extension): null until the task has started rendering."""
-        task = self._visible(owner, task_id)
+        task = self.visible(owner, task_id)
         if task is None:
             return views.unknown(task_id, request_id)
         stored = self.tasks.get_plan(task_id)
@@ -151,7 +151,7 @@ class TaskService:
         """As the cloud: a PENDING task is canceled at once, anything else is refused. With R2V_CANCEL_RUNNING=1
         (an r2v extension), a RUNNING task is stopped by its worker instead, which keeps its loaded model; the
         task then reads CANCELED."""
-        task = self._visible(owner, task_id)
+        task = self.visible(owner, task_id)
         tasks = self.tasks
         if task is not None and tasks.cancel_pending(task_id, owner, self.clock.now_ms()):
             return {"request_id": request_id}

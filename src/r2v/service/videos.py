@@ -142,7 +142,7 @@ class VideoService:
                         name = f"{inputs_blob_dir(task_id)}/openai-{n}-{attr}.{ext}"
                         self.blobs.put_bytes(name, data)
                         setattr(ref, attr, INPUT_SCHEME + name)
-            self.service._check_uploads(parsed, owner, now)  # real oss:// inputs: live uploads of this key
+            self.service.check_uploads(parsed, owner, now)  # real oss:// inputs: live uploads of this key
             save_inline_inputs(parsed, self.blobs, task_id)
             task = Task(
                 task_id=task_id,
@@ -164,7 +164,7 @@ class VideoService:
     # -- retrieve, list, delete, content ------------------------------------------------------------------
 
     def _find(self, owner: str, video_id: str) -> Task:
-        task = self.service._visible(owner, video_id)
+        task = self.service.visible(owner, video_id)
         if task is None:
             raise not_found(video_id)
         return task
