@@ -173,3 +173,19 @@ def test_a_listener_is_dimmed_over_a_few_frames(tmp_path):
     steps = np.abs(np.diff(shirt)) / before
     assert steps.max() < 0.035, steps.max()  # a little at a time: no frame changes it by more
     assert (steps > 0.004).sum() >= 5  # over several frames (in and out)
+
+
+@pytest.mark.parametrize("seconds", [1.3, 3.0])
+def test_a_looping_clip_worked_once_plays_the_same_frames_as_decoding_it_again(tmp_path, seconds):
+    """A reference clip shorter than its shot is decoded and cut out once (render/decode.video_loop) and repeated:
+    exactly the frames that decoding it over and over (video_frames) gives."""
+    from r2v.demo.assets import person_video
+    from r2v.render.decode import video_frames, video_loop
+
+    clip = person_video(tmp_path / "clip.mp4", seconds=seconds)
+    for side in (300, 641):
+        loop = video_loop(clip, side, 149)
+        assert loop is not None and len(loop) == round(seconds * 30)
+        again = list(video_frames(clip, 150, side))
+        assert all(np.array_equal(a, loop[i % len(loop)]) for i, a in enumerate(again))
+    assert video_loop(clip, 300, round(seconds * 30) - 1) is None  # longer than the limit: not kept

@@ -26,30 +26,43 @@ def video_frames(path: Path, count: int, max_side: int, step: int = 1) -> Iterat
     one frame; frames between samples are decoded, not converted)."""
     produced = 0
     while produced < count:
-        last = None
         looped_any = False
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            next_time = 0.0
-            for frame in container.decode(stream):
-                if frame.time is None:
-                    continue
-                t = frame.time - (stream.start_time or 0) * float(stream.time_base or 0)
-                scale = min(1.0, max_side / max(frame.width, frame.height))
-                width = max(2, int(frame.width * scale) // 2 * 2)
-                height = max(2, int(frame.height * scale) // 2 * 2)
-                # Emit this frame for every 30 fps tick it covers (duplicates for slow sources, drops for fast).
-                while next_time <= t + 1e-6 and produced < count:
-                    last = _rgb(frame, width, height)
-                    yield last
-                    looped_any = True
-                    produced += 1
-                    next_time += step / FPS
-                if produced >= count:
-                    return
+        for rgb in _one_pass(path, count - produced, max_side, step):
+            yield rgb
+            looped_any = True
+            produced += 1
         if not looped_any:
             raise ValueError(f"no decodable frames in {path}")
+
+
+def video_loop(path: Path, max_side: int, limit: int) -> list[np.ndarray] | None:
+    """The frames of one pass over a clip of at most `limit` frames at 30 fps (what video_frames repeats when it
+    loops), or None when the clip is longer: a caller that needs it many times over works each frame once."""
+    frames = list(_one_pass(path, limit + 1, max_side, 1))
+    return frames if 0 < len(frames) <= limit else None
+
+
+def _one_pass(path: Path, count: int, max_side: int, step: int) -> Iterator[np.ndarray]:
+    """At most `count` frames of one pass over the clip, one per 30 fps tick it covers (duplicates for slow
+    sources, drops for fast ones)."""
+    produced = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        next_time = 0.0
+        for frame in container.decode(stream):
+            if frame.time is None:
+                continue
+            t = frame.time - (stream.start_time or 0) * float(stream.time_base or 0)
+            scale = min(1.0, max_side / max(frame.width, frame.height))
+            width = max(2, int(frame.width * scale) // 2 * 2)
+            height = max(2, int(frame.height * scale) // 2 * 2)
+            while next_time <= t + 1e-6 and produced < count:
+                yield _rgb(frame, width, height)
+                produced += 1
+                next_time += step / FPS
+            if produced >= count:
+                return
 
 
 # colorspace values (AVColorSpace) that mean BT.601 or "unspecified", which players take as BT.601 at these sizes

@@ -37,13 +37,14 @@ from r2v.engines.base import (
 )
 from r2v.engines.sound import job_soundtrack
 from r2v.render import watermark
-from r2v.render.decode import read_image, video_frames
+from r2v.render.decode import read_image, video_frames, video_loop
 from r2v.render.encoder import AUDIO_RATE, FPS, PipelinedMp4Writer
 from r2v.render.geometry import cover
 from r2v.voice.tts import mandarin_to_pinyin
 
 DISSOLVE_FRAMES = 6
 FADE_IN_FRAMES = 8  # subjects appear over the first frame, which itself is shown exactly at frame 0
+LOOP_FRAMES = 120  # a looping reference clip up to 4 s is kept as cut-outs (1-4 MB a frame at its drawn size)
 
 
 class AnimaticEngine(Engine):
@@ -235,8 +236,17 @@ class _Prepared:
         """The video's frames as cut-outs under a matte that follows the subject's movement (matte.py), decoded
         at the size they are drawn at."""
         matte: MovingMatte = self._mattes[label].result()
+        asset = self.assets[label]
+        if count > 1 and asset.info.duration_s * FPS <= min(count - 1, LOOP_FRAMES):
+            # A clip shorter than the shot plays over and over: each of its frames is decoded and cut out once.
+            loop = video_loop(asset.path, matte.drawn_side(height), min(count - 1, LOOP_FRAMES))
+            if loop is not None:
+                cuts = [matte.cut(picture, height) for picture in loop]
+                for i in range(count):
+                    yield cuts[i % len(cuts)]
+                return
         last = None
-        for picture in video_frames(self.assets[label].path, max(1, count), matte.drawn_side(height)):
+        for picture in video_frames(asset.path, max(1, count), matte.drawn_side(height)):
             last = matte.cut(picture, height)
             yield last
         while last is not None:  # a shot longer than the decoded frames holds the last one
