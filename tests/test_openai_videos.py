@@ -212,6 +212,8 @@ def test_delete_of_a_queued_and_of_an_ended_video_but_not_of_one_in_progress(tmp
         ({"model": "sora-2"}, "model", "wan2.7-r2v"),
         ({"prompt": "Image 2 waves"}, "prompt", "image 2"),
         ({"extra_body": {"seed": "abc"}}, "seed", "whole number"),
+        ({"seconds": "²"}, "seconds", "whole number"),  # a digit to str.isdigit, not to int()
+        ({"extra_body": {"seed": "³"}}, "seed", "whole number"),
     ],
 )
 def test_bad_fields_are_bad_requests_naming_the_field(server, media, fields, param, words):
@@ -225,6 +227,17 @@ def test_bad_fields_are_bad_requests_naming_the_field(server, media, fields, par
     error = caught.value.body
     assert error["param"] == param and error["type"] == "invalid_request_error", error
     assert words.lower() in error["message"].lower(), error
+
+
+def test_bodies_that_parse_badly_are_bad_requests_in_openai_s_envelope(server):
+    """As the DashScope create refuses them: too deep, NaN, an unpaired surrogate, empty; and a superscript limit."""
+    headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+    for raw in ("[" * 5000 + "]" * 5000, '{"prompt": "Image 1", "seconds": NaN}', '{"prompt": "\\ud800"}', ""):
+        answer = httpx.post(server.base + "/v1/videos", content=raw, headers=headers, timeout=30)
+        assert answer.status_code == 400, (raw[:40], answer.text)
+        assert answer.json()["error"]["param"] == "body" and answer.json()["error"]["type"] == "invalid_request_error"
+    answer = httpx.get(server.base + "/v1/videos", params={"limit": "²"}, headers=headers, timeout=30)
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "limit", answer.text
 
 
 def test_no_reference_and_a_text_file_are_refused(server, tmp_path):

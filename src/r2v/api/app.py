@@ -6,7 +6,6 @@ Calls that wait on a store run on a few threads of their own, never on the event
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2v.api import openapi, responses
 from r2v.api.auth import authenticate
+from r2v.api.bodies import parse_json, read_limited
 from r2v.api.files import stream_response
 from r2v.api.playground import add_playground
 from r2v.api.videos import add_video_routes
@@ -43,7 +43,6 @@ from r2v.storage.signing import UrlSigner, Verdict
 from r2v.storage.uploads import MAX_UPLOAD_MB
 
 MAX_CREATE_BODY = 32 * 1024 * 1024  # one 20 MB image as a base64 data URI fits, with room for the rest
-MAX_JSON_DEPTH = 64
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 # Threads that wait on the stores for the HTTP layer. One: the SQLite store serialises its calls on one connection
 # anyway, and every extra thread only adds turns for the GIL (api_load.py: 1 thread 3445 queries/s, 2: 2674, the
@@ -107,7 +106,7 @@ def create_app(parts: ApiParts) -> FastAPI:
         owner = await off_loop(lambda: caller(request, "submit"))
         if request.headers.get("x-dashscope-async", "").lower() != "enable":
             raise ApiError(403, ACCESS_DENIED, MSG_SYNC_NOT_SUPPORTED)
-        body = _parse_json(await _read_limited(request, MAX_CREATE_BODY))
+        body = parse_json(await read_limited(request, MAX_CREATE_BODY))
         oss = request.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable"
         answer = await off_loop(lambda: tasks.create(owner, body, oss, new_request_id()))
         return responses.json_response(answer)
@@ -154,7 +153,7 @@ def create_app(parts: ApiParts) -> FastAPI:
     async def upload_file(request: Request) -> Response:
         # Authorised by the signed policy in the form, like an OSS PostObject, not by the API key.
         length = request.headers.get("content-length")
-        if length is None or not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):
             raise ApiError(411, INVALID_PARAMETER, "Content-Length: required for uploads")
         if int(length) > (MAX_UPLOAD_MB + 1) * 1024 * 1024:  # + 1 MB for the form's other fields
             raise ApiError(413, TOO_LARGE, f"file: the upload is larger than {MAX_UPLOAD_MB} MB")
@@ -220,47 +219,3 @@ def _openapi_document(app: FastAPI) -> dict:
         document = get_openapi(title=app.title, version=app.version, routes=app.routes)
         app.openapi_schema = openapi.complete(document)
     return app.openapi_schema
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, TOO_LARGE, f"body: the request body is larger than {limit // (1024 * 1024)} MB")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, TOO_LARGE, f"body: the request body is larger than {limit // (1024 * 1024)} MB")
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _parse_json(raw: bytes) -> object:
-    if not raw.strip():
-        raise ApiError(400, INVALID_PARAMETER, "body: the request body is empty; a JSON object is required")
-    try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-        # A lone surrogate (\ud800) parses, but no UTF-8 store or log can take it: refuse it here.
-        json.dumps(body, ensure_ascii=False).encode("utf-8")
-    except UnicodeError:
-        raise ApiError(400, INVALID_PARAMETER, "body: a string holds an unpaired surrogate escape") from None
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, INVALID_PARAMETER, f"body: malformed JSON ({str(exc)[:120]})") from None
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise ApiError(400, INVALID_PARAMETER, f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    return body
-
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _depth(value: object, level: int = 0) -> int:
-    """How many arrays and objects are nested on the deepest path (a scalar adds none; `{"a": 1}` is 1 deep),
-    counted no further than one past the limit."""
-    if not isinstance(value, dict | list):
-        return level
-    if level >= MAX_JSON_DEPTH:
-        return level + 1
-    children = value.values() if isinstance(value, dict) else value
-    return max((_depth(child, level + 1) for child in children), default=level + 1)

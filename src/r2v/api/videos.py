@@ -5,7 +5,6 @@ DashScope routes (service/videos.py). Its errors are OpenAI's envelope, `{"error
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -13,8 +12,10 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2v.api import responses
+from r2v.api.bodies import parse_json, read_limited
 from r2v.api.files import stream_response
 from r2v.errors import ApiError, BackendUnavailable, invalid, new_request_id
 from r2v.service.tasks import TaskService
@@ -64,6 +65,11 @@ def _openai_errors(handler: Handler) -> Handler:
         except BackendUnavailable as exc:
             log.warning("%s: %s", PREFIX, exc)
             return error_response(503, f"The service is temporarily unavailable ({exc}); retry later.")
+        except StarletteHTTPException as exc:  # the form parser's own refusals (too many files or fields)
+            return error_response(exc.status_code, f"body: {exc.detail}", "body")
+        except Exception:  # never the DashScope envelope on these routes, even for a bug
+            log.exception("%s: internal error", PREFIX)
+            return error_response(500, "An internal error has occurred; please try again later.")
 
     return answer
 
@@ -129,17 +135,11 @@ async def _read_create(request: Request) -> tuple[dict, list[object], dict[str, 
     """(plain fields, input references in order, other uploaded files by field) of a JSON or multipart body."""
     content_type = request.headers.get("content-type", "").lower()
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY:
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY:
         raise ApiError(413, "request_too_large", f"body: larger than {MAX_BODY // (1024 * 1024)} MB")
     if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
         return await _read_form(request)
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BODY:
-        raise ApiError(413, "request_too_large", f"body: a JSON body is at most {MAX_JSON_BODY // (1024 * 1024)} MB")
-    try:
-        body = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        raise invalid("body", f"malformed JSON ({str(exc)[:120]})") from None
+    body = parse_json(await read_limited(request, MAX_JSON_BODY))  # as the DashScope create reads its body
     if not isinstance(body, dict):
         raise invalid("body", "must be a JSON object (or a multipart form)")
     given = body.get("input_reference")
@@ -163,9 +163,9 @@ async def _read_form(request: Request) -> tuple[dict, list[object], dict[str, Up
                     values[key] = value
                 continue
             name = "input_reference" if key == "input_reference[]" else key
-            data = await value.read()
-            if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+            if (value.size or 0) > MAX_UPLOAD_MB * 1024 * 1024:  # known once parsed: refused before it is read
                 raise ApiError(413, "request_too_large", f"{name}: the file is larger than {MAX_UPLOAD_MB} MB")
+            data = await value.read()
             if name == "input_reference":
                 references.append(Upload(data, f"input_reference[{len(references)}]"))
             else:

@@ -207,7 +207,7 @@ def _save(response: httpx.Response, field: str, dest: Path, max_bytes: int, dead
     # Over the size limit is an out-of-range input (InvalidParameter, as when probing), not a failed download.
     too_big = TaskFailure(INVALID_PARAMETER, f"{field}: the file is larger than {max_bytes // (1024 * 1024)} MB")
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes:
         raise too_big
     coding = response.headers.get("content-encoding", "identity").strip().lower()
     if coding not in ("", "identity"):

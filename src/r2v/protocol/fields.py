@@ -13,6 +13,12 @@ from r2v.errors import invalid
 MISSING = object()
 
 
+def whole_number(text: str) -> int | None:
+    """The value of a text of ASCII digits only ("12"), else None. str.isdigit alone is not enough: "²" passes it
+    and int() then refuses it, which would surface as a 500."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
 def get(obj: dict, key: str) -> Any:
     value = obj.get(key, MISSING)
     return MISSING if value is None else value

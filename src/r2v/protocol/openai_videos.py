@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from r2v.errors import ApiError, invalid
-from r2v.protocol import catalog
+from r2v.protocol import catalog, fields
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO
 
 DEFAULT_MODEL = "wan2.7-r2v"
@@ -92,7 +92,8 @@ def seconds_of(values: dict) -> int:
         return DEFAULT_SECONDS
     text = str(value).strip() if not isinstance(value, bool) else ""
     lo, hi = catalog.MIN_DURATION, catalog.MAX_DURATION
-    if not text.isdigit() or not lo <= int(text) <= hi:
+    number = fields.whole_number(text)
+    if number is None or not lo <= number <= hi:
         raise invalid("seconds", f"must be a whole number of seconds from {lo} to {hi}, got {value!r}")
     return int(text)
 
@@ -178,6 +179,7 @@ def _bool(value: Any, name: str) -> bool:
 
 def _int(value: Any, name: str) -> int:
     text = str(value).strip() if not isinstance(value, bool) else ""
-    if not text.isdigit() or int(text) > catalog.MAX_SEED:
+    number = fields.whole_number(text)
+    if number is None or number > catalog.MAX_SEED:
         raise invalid(name, f"must be a whole number from 0 to {catalog.MAX_SEED}, got {value!r}")
     return int(text)

@@ -21,6 +21,7 @@ from r2v.errors import (
 )
 from r2v.media.fetch import INPUT_SCHEME
 from r2v.moderation import MSG_INPUT_REFUSED, Moderator
+from r2v.protocol.fields import whole_number
 from r2v.protocol.validate import ParsedCreate, parse_create
 from r2v.service import views
 from r2v.storage.blobs import BlobStore, inputs_blob_dir
@@ -214,6 +215,7 @@ def _list_time(value: str | None, name: str) -> int | None:
 def _positive_int(value: str | None, name: str, default: int, maximum: int) -> int:
     if value is None or value == "":
         return default
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= maximum:  # ² is a digit too
+    number = whole_number(value)
+    if number is None or not 1 <= number <= maximum:
         raise ApiError(400, INVALID_PARAMETER, f"{name}: must be an integer from 1 to {maximum}, got {value!r}")
-    return int(value)
+    return number

@@ -18,6 +18,7 @@ from r2v.media import sniff
 from r2v.media.fetch import INPUT_SCHEME
 from r2v.moderation import MSG_INPUT_REFUSED
 from r2v.protocol import catalog, refs
+from r2v.protocol.fields import whole_number
 from r2v.protocol.job import FIRST_FRAME, JobSpec
 from r2v.protocol.openai_videos import MAX_VOICES, UPLOAD_PREFIX, Reference, reference_kind, to_dashscope
 from r2v.protocol.validate import ParsedCreate, parse_create
@@ -174,7 +175,7 @@ class VideoService:
 
     def list(self, owner: str, params: dict[str, str]) -> dict:
         limit = params.get("limit") or str(DEFAULT_LIST)
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIST:
+        if (count := whole_number(limit)) is None or not 1 <= count <= MAX_LIST:
             raise invalid("limit", f"must be a whole number from 1 to {MAX_LIST}, got {limit!r}")
         order = params.get("order") or "desc"
         if order not in ("asc", "desc"):
