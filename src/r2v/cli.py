@@ -218,13 +218,8 @@ def _wan_make_tiny(args: argparse.Namespace) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from r2v.config import Settings
-    from r2v.wiring import build, check_locations
-
-    settings = Settings(data_dir=Path(args.data_dir), **_backend_settings(args))
-    check_locations(settings)
-    parts = build(settings)
-    key_id, key = parts.keys.create(args.name, parts.clock.now_ms())
+    keys, clock = _key_store(args)
+    key_id, key = keys.create(args.name, clock.now_ms())
     print(key)
     print(f"(key id {key_id}; the key is shown only this once)", file=sys.stderr)
     return 0

@@ -127,8 +127,8 @@ def run_job(
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id, attempt)
-        _store_previews(blobs, name, out, workdir, cancelled)
         _store_result(blobs, name, out, cancelled)
+        _store_previews(blobs, name, out, workdir)  # (the task is SUCCEEDED only once run_job has returned)
         usage = billing.usage(
             spec.generation,
             spec.duration,
@@ -166,16 +166,15 @@ def _store_result(blobs: BlobStore, name: str, path: Path, cancelled: Callable[[
             wait_s = min(wait_s * 2, 30.0)
 
 
-def _store_previews(blobs: BlobStore, name: str, video: Path, workdir: Path, cancelled: Callable[[], bool]) -> None:
-    """The thumbnail and spritesheet of the OpenAI-style API, made once, with the video (stored before it, so a
-    finished task has them). A preview that cannot be made is logged, not a failed render."""
+def _store_previews(blobs: BlobStore, name: str, video: Path, workdir: Path) -> None:
+    """The thumbnail and spritesheet of the OpenAI-style API, made once, after the video is stored and before the
+    task is recorded SUCCEEDED. Best effort: a preview that cannot be made or stored is logged, never a failed or
+    handed-back render (the video itself is good and stored; its previews answer 404)."""
     try:
-        made = make_previews(video, workdir)
+        for variant, path in make_previews(video, workdir).items():
+            blobs.put_file(preview_blob(name, variant), path)
     except Exception:  # noqa: BLE001 - the video itself is good
-        log.exception("previews of %s could not be made", name)
-        return
-    for variant, path in made.items():
-        _store_result(blobs, preview_blob(name, variant), path, cancelled)
+        log.exception("previews of %s could not be made or stored", name)
 
 
 def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:

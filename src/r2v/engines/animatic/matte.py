@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from r2v.engines.animatic.cutout import Cutout, cut_out
+from r2v.engines.animatic.matting import colours
 from r2v.render.decode import video_frames
 
 ANALYSIS_SIDE = 480  # the subject is found (face, GrabCut) in the first frame at this size
@@ -46,7 +47,7 @@ class MovingMatte:
         small_frames = [self._shrink(f) for f in frames]
         self.background = np.median(np.stack(small_frames), axis=0).round().astype(np.uint8)
         first_small = self._shrink(first)
-        backdrop = _colours(first_small[self.still < 0.05], BACKDROP_COLOURS)
+        backdrop = colours(first_small[self.still < 0.05], BACKDROP_COLOURS)
         self._backdrop_boxes = [(np.clip(c.astype(int) - BACKDROP_DISTANCE, 0, 255).astype(np.uint8),
                                  np.clip(c.astype(int) + BACKDROP_DISTANCE, 0, 255).astype(np.uint8))
                                 for c in backdrop]  # fmt: skip
@@ -106,16 +107,6 @@ class MovingMatte:
         alpha = cv2.resize(crop, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)  # stays in 0..1
         mouth = self.mouth.moved(-x, -y).scaled(sx * scale) if self.mouth else None
         return Cutout(rgb, alpha, mouth)
-
-
-def _colours(pixels: np.ndarray, count: int) -> np.ndarray:
-    """`count` representative colours (k-means, seeded: repeatable) of an (n, 3) uint8 array, as (k, 3) uint8."""
-    if len(pixels) < count:
-        return pixels.reshape(-1, 3)
-    cv2.setRNGSeed(0)
-    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 10, 1.0)
-    _, _, centres = cv2.kmeans(pixels.astype(np.float32), count, None, criteria, 1, cv2.KMEANS_PP_CENTERS)
-    return np.clip(centres.round(), 0, 255).astype(np.uint8)
 
 
 def _box(mask: np.ndarray, size: tuple[int, int], small: tuple[int, int]) -> tuple[int, int, int, int]:
