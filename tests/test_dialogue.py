@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from r2v.director import Cast
+from r2v.director import Cast, direct
 from r2v.director.dialogue import clause_subject, find_lines, language_of
 
 pytestmark = pytest.mark.unit
@@ -143,3 +143,12 @@ def test_clause_subject():
     assert clause_subject("图2拿起图1。笑着说", 9, TWO) == "图2"  # Chinese drops a known subject
     assert spoken("笑着说：“好。”", before="图2拿起图1。") == [("图2", "好。")]  # also the shot before's
     assert spoken("笑着说：“好。”", before="图2拿起图1。", fallback_speaker="图1") == [("图1", "好。")]
+
+
+@pytest.mark.parametrize("verb", ["说", "说道", "喊道", "唱道", "念道", "嘀咕", "回答道", "大喊"])
+def test_a_quote_with_its_speaker_and_verb_after_it_stays_one_sentence(verb):
+    """segment.py and dialogue.py read the same speech verbs: the quote and “…”图1唱道 make one shot, spoken by 图1."""
+    board = direct(f"图1看着图2。“快来看！”图1{verb}。图2笑了。", Cast.of([("图1", "image"), ("图2", "image")]), 6)
+    said = [shot for shot in board.shots if shot.lines]
+    assert len(said) == 1 and said[0].text == f"“快来看！”图1{verb}。", [s.text for s in board.shots]
+    assert [(line.speaker, line.text) for line in said[0].lines] == [("图1", "快来看！")]

@@ -20,9 +20,9 @@ from r2v.director.pronouns import (
     strip_lead,
 )
 from r2v.director.roles import ROLE_AT_START, describe, named_by_role, strong_object
-from r2v.director.segment import CLOSE_FOR, OPEN_QUOTES, clauses, quote_spans
+from r2v.director.segment import CLOSE_FOR, OPEN_QUOTES, ZH_SPEECH_VERB, clauses, quote_spans
 
-_ZH_VERB = r"(?:说道|说着|说|问道|问|回答道|回答|答道|答|喊道|大喊|喊|叫道|唱道|念道|嘀咕|道)"
+_ZH_VERB = ZH_SPEECH_VERB
 _EN_VERB = (
     r"(?:says|said|say|asks|asked|ask|replies|replied|reply|answers|answered|answer|shouts|shouted|"
     r"whispers|whispered|exclaims|exclaimed|sings|sang|adds|added|yells|yelled|calls out|tells \w+)"

@@ -19,10 +19,10 @@ _NUMBERED = re.compile(r"(?:^|(?<=[\s:：。；;，,!！?？]))(?:镜头\s*|(?i:
 _NAMES_BEFORE = re.compile(r"(?i)(?:image|video|img|photo|picture|character|图片?|视频)\s*$")  # "Image 1." is no list
 _SHOT_WORD = re.compile(r"(?:镜头\s*|(?i:shot)\s*)(\d{1,2})\s*[:：.．、]?")
 _SENTENCE_END = "。！？!?；;\n"
+# The Chinese speech verbs (dialogue.py reads lines by them; longer forms first, so that 说道 is not read as 说).
+ZH_SPEECH_VERB = r"(?:说道|说着|说|问道|问|回答道|回答|答道|答|喊道|大喊|喊|叫道|唱道|念道|嘀咕|道)"
 # After a quotation, its speaker and a speech verb ending the sentence (“快来看！”图1喊道。): the same sentence.
-_SAID_AFTER = re.compile(
-    r"[^，,。！？!?；;“”\"「」『』\n]{1,12}?(?:说道|说|问道|问|答道|回答|答|喊道|喊|叫道|道)\s*(?:[。！？.!?]|$)"
-)
+_SAID_AFTER = re.compile(rf"[^，,。！？!?；;“”\"「」『』\n]{{1,12}}?{ZH_SPEECH_VERB}\s*(?:[。！？.!?]|$)")
 
 
 @dataclass
