@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from r2v.clock import Clock
@@ -78,32 +79,40 @@ class TaskService:
         parsed = parse_create(body, region=self.region, oss_resolve=oss_resolve)
         if self.moderator is not None and self.moderator.refuses_text(parsed.spec.prompt):
             raise ApiError(400, DATA_INSPECTION_FAILED, MSG_INPUT_REFUSED)
+        task = self.accept(parsed, owner, request_id)
+        return {"request_id": request_id, "output": {"task_id": task.task_id, "task_status": task.status.value}}
+
+    def accept(self, parsed: ParsedCreate, owner: str, request_id: str,
+               stage: Callable[[str], None] | None = None) -> Task:  # fmt: skip
+        """Keep a checked create's inputs and insert its task, PENDING (both APIs create through here).
+        `stage(task_id)` first keeps files the request itself carried. Nothing is kept of a create that fails."""
         now = self.clock.now_ms()
-        self.check_uploads(parsed, owner, now)
         task_id = str(uuid.uuid4())
         try:
+            if stage is not None:
+                stage(task_id)
+            self.check_uploads(parsed, owner, now)
             save_inline_inputs(parsed, self.blobs, task_id)
-            self._insert(task_id, owner, request_id, now, parsed)
+            return self._insert(task_id, owner, request_id, now, parsed)
         except BaseException:
             self.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
             raise
-        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.PENDING.value}}
 
-    def _insert(self, task_id: str, owner: str, request_id: str, now: int, parsed: ParsedCreate) -> None:
+    def _insert(self, task_id: str, owner: str, request_id: str, now: int, parsed: ParsedCreate) -> Task:
         spec = parsed.spec
-        self.tasks.create(
-            Task(
-                task_id=task_id,
-                owner=owner,
-                request_id=request_id,
-                model=spec.model,
-                status=TaskStatus.PENDING,
-                submit_ms=now,
-                spec_json=json.dumps(spec.to_dict(), ensure_ascii=False),
-                orig_prompt=spec.prompt,
-                region=self.region,
-            )
+        task = Task(
+            task_id=task_id,
+            owner=owner,
+            request_id=request_id,
+            model=spec.model,
+            status=TaskStatus.PENDING,
+            submit_ms=now,
+            spec_json=json.dumps(spec.to_dict(), ensure_ascii=False),
+            orig_prompt=spec.prompt,
+            region=self.region,
         )
+        self.tasks.create(task)
+        return task
 
     def check_uploads(self, parsed: ParsedCreate, owner: str, now: int) -> None:
         """oss:// inputs must be live uploads of the same key: checked now, since it needs no download."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +21,7 @@ from r2v.protocol.fields import whole_number
 from r2v.protocol.job import FIRST_FRAME, JobSpec
 from r2v.protocol.openai_videos import MAX_VOICES, UPLOAD_PREFIX, Reference, reference_kind, to_dashscope
 from r2v.protocol.validate import ParsedCreate, parse_create
-from r2v.service.tasks import RETENTION_MS, TaskService, save_inline_inputs
+from r2v.service.tasks import RETENTION_MS, TaskService
 from r2v.storage.blobs import PREVIEW_FORMATS, inputs_blob_dir, preview_blob, results_blob_dir
 from r2v.tasks.model import ListFilter, Task, TaskStatus
 
@@ -131,10 +130,9 @@ class VideoService:
         moderator = self.service.moderator
         if moderator is not None and moderator.refuses_text(spec.prompt):
             raise ApiError(400, DATA_INSPECTION_FAILED, f"prompt: {MSG_INPUT_REFUSED}")
-        now = self.clock.now_ms()
-        task_id = str(uuid.uuid4())
         spec.extras.update(extras)
-        try:
+
+        def keep_files(task_id: str) -> None:  # the files of a multipart create, kept as the task's inputs
             for n, ref in enumerate(spec.media):
                 for attr in ("url", "voice_url"):
                     url = getattr(ref, attr)
@@ -143,24 +141,8 @@ class VideoService:
                         name = f"{inputs_blob_dir(task_id)}/openai-{n}-{attr}.{ext}"
                         self.blobs.put_bytes(name, data)
                         setattr(ref, attr, INPUT_SCHEME + name)
-            self.service.check_uploads(parsed, owner, now)  # real oss:// inputs: live uploads of this key
-            save_inline_inputs(parsed, self.blobs, task_id)
-            task = Task(
-                task_id=task_id,
-                owner=owner,
-                request_id=request_id,
-                model=spec.model,
-                status=TaskStatus.PENDING,
-                submit_ms=now,
-                spec_json=json.dumps(spec.to_dict(), ensure_ascii=False),
-                orig_prompt=spec.prompt,
-                region=self.service.region,
-            )
-            self.store.create(task)
-        except BaseException:
-            self.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
-            raise
-        return video_object(task)
+
+        return video_object(self.service.accept(parsed, owner, request_id, stage=keep_files))
 
     # -- retrieve, list, delete, content ------------------------------------------------------------------
 

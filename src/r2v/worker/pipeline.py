@@ -127,8 +127,9 @@ def run_job(
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
         name = result_blob(task_id, attempt)
+        previews = _make_previews(name, out, workdir)  # before the video is stored (a store may take the file)
         _store_result(blobs, name, out, cancelled)
-        _store_previews(blobs, name, out, workdir)  # (the task is SUCCEEDED only once run_job has returned)
+        _store_previews(blobs, name, previews)  # (the task is SUCCEEDED only once run_job has returned)
         usage = billing.usage(
             spec.generation,
             spec.duration,
@@ -166,15 +167,24 @@ def _store_result(blobs: BlobStore, name: str, path: Path, cancelled: Callable[[
             wait_s = min(wait_s * 2, 30.0)
 
 
-def _store_previews(blobs: BlobStore, name: str, video: Path, workdir: Path) -> None:
-    """The thumbnail and spritesheet of the OpenAI-style API, made once, after the video is stored and before the
-    task is recorded SUCCEEDED. Best effort: a preview that cannot be made or stored is logged, never a failed or
-    handed-back render (the video itself is good and stored; its previews answer 404)."""
+def _make_previews(name: str, video: Path, workdir: Path) -> dict[str, Path]:
+    """The thumbnail and spritesheet of the OpenAI-style API, made once, with the video. Best effort, as storing
+    them is: a preview that cannot be made or stored is logged, never a failed or handed-back render (the video
+    itself is good; its previews then answer 404)."""
     try:
-        for variant, path in make_previews(video, workdir).items():
-            blobs.put_file(preview_blob(name, variant), path)
+        return make_previews(video, workdir)
     except Exception:  # noqa: BLE001 - the video itself is good
-        log.exception("previews of %s could not be made or stored", name)
+        log.exception("previews of %s could not be made", name)
+        return {}
+
+
+def _store_previews(blobs: BlobStore, name: str, previews: dict[str, Path]) -> None:
+    """Stored after the video and before the task is recorded SUCCEEDED."""
+    try:
+        for variant, path in previews.items():
+            blobs.put_file(preview_blob(name, variant), path)
+    except Exception:  # noqa: BLE001 - the video itself is good and stored
+        log.exception("previews of %s could not be stored", name)
 
 
 def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:
