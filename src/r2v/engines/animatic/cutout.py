@@ -32,6 +32,7 @@ class Cutout:
     alpha: np.ndarray  # H x W float32 0..1
     mouth: Mouth | None  # in rgb's pixels, when a face (and in it a mouth) was found
     origin: tuple[int, int] = (0, 0)  # where this cut-out's box lies in the picture it was cut from
+    repeats: bool = False  # drawn again and again within a shot (a looping clip's frame): sized once (layers.py)
 
     @property
     def box(self) -> tuple[int, int, int, int]:

@@ -85,6 +85,7 @@ class AnimaticEngine(Engine):
         written = 0
         previous = None
         for shot, (first, last) in zip(board.shots, shot_frames(board, job.frames), strict=True):
+            layers.new_shot()
             where = (shot.background.kind, shot.background.label, shot.background.panel, tuple(shot.subjects))
             if where not in backgrounds:
                 backgrounds[where] = self._background(shot, job, board, prepared)
@@ -242,6 +243,8 @@ class _Prepared:
             loop = video_loop(asset.path, matte.drawn_side(height), min(count - 1, LOOP_FRAMES))
             if loop is not None:
                 cuts = [matte.cut(picture, height) for picture in loop]
+                for cut in cuts:
+                    cut.repeats = True
                 for i in range(count):
                     yield cuts[i % len(cuts)]
                 return

@@ -34,9 +34,24 @@ class Layers:
 
     def __init__(self) -> None:
         self._cache: dict[tuple, Sized] = {}
+        # The frames of a looping clip, by identity (the cut-out held, so that its id cannot be reused): one shot's.
+        self._repeating: dict[int, tuple[Cutout, int, Sized]] = {}
+
+    def new_shot(self) -> None:
+        self._repeating.clear()
 
     def sized(self, placement: Placement, layer: Cutout, frame_height: int, still: bool) -> Sized:
         target_h = max(4, round(placement.height * frame_height))
+        if layer.repeats:
+            hit = self._repeating.get(id(layer))
+            if hit is not None and hit[0] is layer and hit[1] == target_h:
+                return hit[2]
+        sized = self._size(placement, layer, target_h, still)
+        if layer.repeats:
+            self._repeating[id(layer)] = (layer, target_h, sized)
+        return sized
+
+    def _size(self, placement: Placement, layer: Cutout, target_h: int, still: bool) -> Sized:
         height, width = layer.rgb.shape[:2]
         key = (placement.label, width, height, target_h)
         if still and key in self._cache:
