@@ -251,37 +251,39 @@ def _simple(verb: str, role: str | None, state: bool, match: re.Match, text: str
     return found
 
 
+# What the words beside a named reference make of it in a put/sit/lie: the surface itself, the place the surface is
+# in, or a thing the surface is next to; the first rule that matches decides.
+_WHERE_ZH = (
+    (re.compile(r"^\s*(?:上面|上方|顶上|之上|上)"), "surface"),
+    (re.compile(r"^(?:\s*(?:里的|中的|的)\s*[\u4e00-\u9fff]{1,4}?(?:上|里|中|旁|前)|\s*(?:里|中|内))"), "place"),
+    (re.compile(r"^\s*(?:的)?\s*(?:旁边|身边|旁|附近|前面|前|边上|对面)"), "beside"),
+)
+_WHERE_EN = (
+    (re.compile(r"(?i)\b(?:on\s+top\s+of|onto|upon|on)\s+(?:the\s+)?$"), "surface"),
+    (re.compile(r"(?i)\b(?:in|into|inside|at|of|from)\s+(?:the\s+)?$"), "place"),
+    (re.compile(r"(?i)\b(?:next\s+to|beside|near|by)\s+(?:the\s+)?$"), "beside"),
+)
+
+
 def _with_place(found: Found, where: str, cast: Cast, zh: bool) -> Found:
     """The target of a put/sit/lie from the words saying where: the thing itself when it is named right before
     上 / after "on" (a surface), a place when the surface is said to be in it (图4的椅子, the sofa in Image 3), a
     reference point when the surface is next to it (视频1旁边的桌子)."""
     found.furniture = next((kind for kind, words in FURNITURE.items() if any(w in where.lower() for w in words)),
                            None)  # fmt: skip
+    rules = _WHERE_ZH if zh else _WHERE_EN
     for mention in cast.mentions(where):
         if mention.label in (found.subject, found.object):
             continue
-        after, lead = where[mention.end :], where[: mention.start]
-        if zh:
-            if re.match(r"\s*(?:上面|上方|顶上|之上|上)", after):
-                found.target, found.surface = mention.label, True
-            elif re.match(r"\s*(?:里的|中的|的)\s*[\u4e00-\u9fff]{1,4}?(?:上|里|中|旁|前)|\s*(?:里|中|内)", after):
-                found.target = mention.label
-            elif re.match(r"\s*(?:的)?\s*(?:旁边|身边|旁|附近|前面|前|边上|对面)", after):
-                found.beside = mention.label
-                continue
-            else:
-                continue
-        else:
-            if re.search(r"(?i)\b(?:on\s+top\s+of|onto|upon|on)\s+(?:the\s+)?$", lead):
-                found.target, found.surface = mention.label, True
-            elif re.search(r"(?i)\b(?:in|into|inside|at|of|from)\s+(?:the\s+)?$", lead):
-                found.target = mention.label
-            elif re.search(r"(?i)\b(?:next\s+to|beside|near|by)\s+(?:the\s+)?$", lead):
-                found.beside = mention.label
-                continue
-            else:
-                continue
-        break
+        # Chinese says where after the name (图3上), English before it (on Image 3)
+        near = where[mention.end :] if zh else where[: mention.start]
+        said = next((what for pattern, what in rules if pattern.search(near)), None)
+        if said == "beside":
+            found.beside = mention.label
+        elif said is not None:
+            found.target = mention.label
+            found.surface = found.surface or said == "surface"
+            break
     return found
 
 
