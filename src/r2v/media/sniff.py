@@ -13,7 +13,11 @@ AUDIO_FORMATS = ("wav", "mp3")
 def sniff(path: Path) -> str | None:
     """The container format from magic bytes: one of the *_FORMATS above, or None."""
     with open(path, "rb") as f:
-        head = f.read(64)
+        return sniff_bytes(f.read(64))
+
+
+def sniff_bytes(head: bytes) -> str | None:
+    """sniff() of a file's first bytes (64 are enough), for data already in memory."""
     if head.startswith(b"\xff\xd8\xff"):
         return "jpeg"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):

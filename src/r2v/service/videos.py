@@ -7,9 +7,7 @@ this API; the DashScope task record stays until retention ends (its video_url th
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from r2v.errors import DATA_INSPECTION_FAILED, ApiError, invalid
@@ -253,15 +251,14 @@ def video_object(task: Task) -> dict:
     return video
 
 
+_KIND_OF_FORMAT = {**dict.fromkeys(sniff.IMAGE_FORMATS, "image"), **dict.fromkeys(sniff.VIDEO_FORMATS, "video"),
+                   **dict.fromkeys(sniff.AUDIO_FORMATS, "audio")}  # fmt: skip
+
+
 def _sniffed(item: Upload, kinds: tuple[str, ...]) -> tuple[str, str]:
     """(image | video | audio, file extension) of an uploaded file, by its bytes."""
-    with tempfile.NamedTemporaryFile(prefix="r2v-sniff-") as head:  # sniff reads the magic bytes of a file
-        head.write(item.data[:64])
-        head.flush()
-        fmt = sniff.sniff(Path(head.name))
-    kinds_of = {**dict.fromkeys(sniff.IMAGE_FORMATS, "image"), **dict.fromkeys(sniff.VIDEO_FORMATS, "video"),
-                **dict.fromkeys(sniff.AUDIO_FORMATS, "audio")}  # fmt: skip
-    kind = kinds_of.get(fmt or "")
+    fmt = sniff.sniff_bytes(item.data[:64])
+    kind = _KIND_OF_FORMAT.get(fmt or "")
     if kind not in kinds:
         wanted = {
             "image": "an image (JPEG, PNG, BMP, WEBP)",
