@@ -20,11 +20,14 @@ SHUTDOWN_GRACE_S = 30
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from r2v.config import Settings
+    from r2v.config import EMULATOR_API_KEY, Settings
     from r2v.wiring import build, check_locations, is_cluster
 
+    scratch_home = None  # --emulate without --data-dir: a temporary data dir, removed when the server stops
+    if args.emulate and args.data_dir is None:
+        scratch_home = Path(tempfile.mkdtemp(prefix="r2v-emulator-"))
     settings = Settings(
-        data_dir=Path(args.data_dir),
+        data_dir=Path(args.data_dir or scratch_home or DEFAULT_DATA_DIR),
         host=args.host,
         port=args.port,
         workers=1 if args.workers is None else args.workers,
@@ -35,6 +38,15 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.workers is None and is_cluster(settings):
         settings.workers = 0  # the cluster's renders run in `r2v worker` processes
+    if args.emulate:
+        if is_cluster(settings):
+            raise ValueError("--emulate runs on the embedded SQLite database; leave out --database postgresql://…")
+        settings.api_keys = settings.api_keys or (EMULATOR_API_KEY,)
+        try:
+            return _serve_emulated(build(settings))
+        finally:
+            if scratch_home is not None:
+                shutil.rmtree(scratch_home, ignore_errors=True)
     check_locations(settings)
     problem = _engine_problem(settings) if settings.workers else None
     if problem:
@@ -73,6 +85,30 @@ def _serve_embedded(parts) -> int:
         interrupted = pool.stop()
         log.info("stopped: the workers (%d render(s) interrupted, their tasks queued again) and the janitor",
                  interrupted)  # fmt: skip
+    return 0
+
+
+def _serve_emulated(parts) -> int:
+    """`r2v serve --emulate`: the embedded server whose tasks play out as X-R2V-Scenario and the rules say, at
+    once, with spec-exact videos from the emulated engine (api/emulator.py, worker/emulated.py)."""
+    from r2v.wiring import build_app, emulation, janitor_for
+
+    settings = parts.settings
+    shutil.rmtree(settings.scratch_dir, ignore_errors=True)
+    parts.blobs.remove_partial_writes()
+    service, workers = emulation(parts)
+    janitor = janitor_for(parts)
+    server = _http_server(build_app(parts, workers_alive=workers.alive, emulation=(service, workers)), settings)
+    try:
+        workers.start()
+        janitor.start()
+        keys = ", ".join(settings.api_keys) if settings.api_keys else "the stored keys"
+        print(f"r2v emulator on http://{settings.host}:{settings.port}/api/v1 (API key: {keys}; "
+              f"data: {settings.data_dir})", flush=True)  # fmt: skip
+        server.run()
+    finally:
+        janitor.stop()
+        workers.stop()
     return 0
 
 
@@ -392,9 +428,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the embedded server (SQLite, local files, animatic engine)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on")
-    serve.add_argument("--data-dir", default=DEFAULT_DATA_DIR, metavar="DIR",
+    serve.add_argument("--data-dir", default=None, metavar="DIR",
                        help="tasks, API keys, uploads and results of this server, unless --database/--storage "
-                            "put them elsewhere; $R2V_DATA_DIR changes the default")  # fmt: skip
+                            "put them elsewhere (default: $R2V_DATA_DIR, else .r2v-data; with "
+                            "--emulate a temporary folder, removed at exit)")  # fmt: skip
     serve.add_argument("--workers", type=int, default=None,
                        help="render worker processes (default: 1; with a PostgreSQL database 0, its renders run in "
                             "`r2v worker`)")  # fmt: skip
@@ -405,6 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="base URL for video_url and upload_host (default: the Host each client used)",
     )
+    serve.add_argument("--emulate", action="store_true",
+                       help="emulator mode for apps' own tests: instant, deterministic tasks scripted by the "
+                            "X-R2V-Scenario header and /r2v/emulator/rules, with a request recorder; the API key is "
+                            "$R2V_API_KEYS, else sk-r2v-emulator")  # fmt: skip
     _backend_flags(serve)
     _engine_flags(serve)
     serve.set_defaults(func=_serve)

@@ -15,6 +15,10 @@ from r2v.media.fetch import FetchPolicy
 from r2v.protocol.catalog import DEFAULT_REGION, MODELS, REGIONS
 from r2v.ratelimits import RateLimits
 
+# The API key `r2v serve --emulate` accepts when no other is configured: an emulator guards nothing, and apps'
+# tests need a key they can write down.
+EMULATOR_API_KEY = "sk-r2v-emulator"
+
 
 def _env_list(name: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())

@@ -171,13 +171,13 @@ def upgrade_database(url: str) -> tuple[int, int]:
         db.close()
 
 
-def task_service(parts: Components):
+def task_service(parts: Components, on_accepted=None):
     from r2v.service.tasks import TaskService
 
     s = parts.settings
     return TaskService(parts.tasks, parts.uploads, parts.blobs, parts.signer, parts.clock, s.region,
                        moderator=parts.moderator, cancel_running=s.cancel_running,
-                       serve_files=bool(s.public_url))  # fmt: skip
+                       serve_files=bool(s.public_url), on_accepted=on_accepted)  # fmt: skip
 
 
 def janitor_for(parts: Components):
@@ -186,17 +186,19 @@ def janitor_for(parts: Components):
     return Janitor(parts.tasks, parts.uploads, parts.blobs, parts.clock)
 
 
-def build_app(parts: Components, workers_alive=None):
-    """The HTTP app on these components; `workers_alive` counts this process's render workers, if it has any."""
+def build_app(parts: Components, workers_alive=None, emulation=None):
+    """The HTTP app on these components; `workers_alive` counts this process's render workers, if it has any;
+    `emulation`: (EmulatorService, EmulatedWorkers) under `r2v serve --emulate`."""
     from r2v.api.app import ApiParts, create_app
     from r2v.metrics import ApiMetrics
     from r2v.service.uploads import UploadService
 
     s = parts.settings
     uploads = UploadService(parts.uploads, parts.blobs, parts.secret, parts.clock, s.region, s.scratch_dir)
+    emulator, emulated = emulation or (None, None)
     return create_app(
         ApiParts(
-            tasks=task_service(parts),
+            tasks=task_service(parts, on_accepted=emulated.submit if emulated else None),
             uploads=uploads,
             keys=parts.keys,
             blobs=parts.blobs,
@@ -210,8 +212,26 @@ def build_app(parts: Components, workers_alive=None):
             limiter=parts.limiter,
             store_threads=parts.store_threads,
             metrics=ApiMetrics(parts.tasks),
+            emulator=emulator,
         )
     )
+
+
+def emulation(parts: Components):
+    """`r2v serve --emulate`: the emulator's control plane and the workers that play out its tasks in this process
+    (with the emulated engine, whatever --engine says)."""
+    from r2v.engines import get_engine
+    from r2v.media.sandbox import SandboxLimits
+    from r2v.service.emulator import EmulatorService
+    from r2v.worker.emulated import EmulatedWorkers
+
+    s = parts.settings
+    service = EmulatorService(parts.tasks, parts.clock, reset_tasks=lambda: workers.reset())
+    workers = EmulatedWorkers(parts.tasks, parts.blobs, parts.uploads, parts.clock, get_engine("emulated"),
+                              s.scratch_dir, expire=service.expire, per_owner_running=s.max_running_per_key,
+                              probe_limits=SandboxLimits(timeout_s=s.probe_timeout_s, memory_mb=s.probe_memory_mb),
+                              region=s.region)  # fmt: skip
+    return service, workers
 
 
 def job_rules(settings: Settings, moderator):

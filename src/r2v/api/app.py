@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from r2v.api import openapi, responses
 from r2v.api.auth import authenticate
 from r2v.api.bodies import parse_json, read_limited
+from r2v.api.emulator import add_emulator
+from r2v.api.extras import task_extras
 from r2v.api.files import stream_response
 from r2v.api.playground import add_playground
 from r2v.api.videos import add_video_routes
@@ -36,6 +38,7 @@ from r2v.errors import (
 from r2v.keys import KeyStore
 from r2v.metrics import ApiMetrics
 from r2v.ratelimits import RateLimiter, RateLimits, RequestLimiter
+from r2v.service.emulator import EmulatorService
 from r2v.service.tasks import FILES_PATH, TaskService
 from r2v.service.uploads import UPLOAD_PATH, UploadService
 from r2v.storage.blobs import BlobStore
@@ -69,6 +72,7 @@ class ApiParts:
     limiter: RequestLimiter | None = None  # shared buckets (a cluster); None: this process's own
     store_threads: int = STORE_THREADS
     metrics: ApiMetrics | None = None  # /metrics: the task numbers of the whole store (any process answers them)
+    emulator: EmulatorService | None = None  # `r2v serve --emulate`: scenarios, rules, the recorder, /r2v/emulator/
 
 
 def create_app(parts: ApiParts) -> FastAPI:
@@ -108,7 +112,8 @@ def create_app(parts: ApiParts) -> FastAPI:
             raise ApiError(403, ACCESS_DENIED, MSG_SYNC_NOT_SUPPORTED)
         body = parse_json(await read_limited(request, MAX_CREATE_BODY))
         oss = request.headers.get("x-dashscope-ossresourceresolve", "").lower() == "enable"
-        answer = await off_loop(lambda: tasks.create(owner, body, oss, new_request_id()))
+        extras = task_extras(request)
+        answer = await off_loop(lambda: tasks.create(owner, body, oss, new_request_id(), extras))
         return responses.json_response(answer)
 
     @app.get("/api/v1/tasks/{task_id}")
@@ -181,6 +186,8 @@ def create_app(parts: ApiParts) -> FastAPI:
         range_header, head = request.headers.get("range"), request.method == "HEAD"
 
         def answer() -> Response:  # opening (and sizing) a blob may wait on the store
+            if parts.emulator is not None and parts.emulator.file_expired(name):
+                raise ApiError(403, ACCESS_DENIED, "Request has expired.")
             stream = parts.blobs.open(name)
             if stream is None:
                 raise ApiError(404, "NoSuchKey", "The specified key does not exist.")
@@ -207,6 +214,8 @@ def create_app(parts: ApiParts) -> FastAPI:
         return responses.json_response({"status": "ok", "workers": alive, "region": parts.region})
 
     add_video_routes(app, tasks, caller, off_loop)  # /v1/videos: the OpenAI-style face of the same tasks
+    if parts.emulator is not None:
+        add_emulator(app, parts.emulator, off_loop)
     add_playground(app, parts.public_url)  # the web page at /, over the same public API
     return app
 

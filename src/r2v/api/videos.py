@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from r2v.api import responses
 from r2v.api.bodies import parse_json, read_limited
+from r2v.api.extras import task_extras
 from r2v.api.files import stream_response
 from r2v.errors import ApiError, BackendUnavailable, invalid, new_request_id
 from r2v.service.tasks import TaskService
@@ -88,7 +89,8 @@ def add_video_routes(app: FastAPI, tasks: TaskService, caller: Callable[[Request
     async def create_video(request: Request) -> Response:
         owner = await off_loop(lambda: caller(request, "submit"))
         values, references, uploads = await _read_create(request)
-        answer = await off_loop(lambda: videos.create(owner, values, references, uploads, new_request_id()))
+        extras = task_extras(request)
+        answer = await off_loop(lambda: videos.create(owner, values, references, uploads, new_request_id(), extras))
         return responses.json_response(answer)
 
     @app.get(PREFIX, include_in_schema=False)
@@ -127,8 +129,10 @@ def add_video_routes(app: FastAPI, tasks: TaskService, caller: Callable[[Request
     async def remix_video(video_id: str, request: Request) -> Response:
         owner = await off_loop(lambda: caller(request, "submit"))
         values, _, _ = await _read_create(request)
-        prompt = values.get("prompt")
-        return responses.json_response(await off_loop(lambda: videos.remix(owner, video_id, prompt, new_request_id())))
+        prompt, extras = values.get("prompt"), task_extras(request)
+        return responses.json_response(
+            await off_loop(lambda: videos.remix(owner, video_id, prompt, new_request_id(), extras))
+        )
 
 
 async def _read_create(request: Request) -> tuple[dict, list[object], dict[str, Upload]]:

@@ -64,10 +64,11 @@ class TaskService:
         moderator: Moderator | None = None,
         cancel_running: bool = False,  # R2V_CANCEL_RUNNING: cancel also stops RUNNING tasks (an r2v extension)
         serve_files: bool = False,  # --public-url: r2v serves result files itself, even from an object store
+        on_accepted: Callable[[Task], None] | None = None,  # told of every task accepted (the emulator's workers)
     ):
         self.tasks, self.uploads, self.blobs, self.signer, self.clock = tasks, uploads, blobs, signer, clock
         self.region, self.moderator, self.cancel_running = region, moderator, cancel_running
-        self.serve_files = serve_files
+        self.serve_files, self.on_accepted = serve_files, on_accepted
 
     def check(self) -> None:
         """Raise if the task store cannot be reached (health)."""
@@ -75,10 +76,12 @@ class TaskService:
 
     # -- create -----------------------------------------------------------------------------------------
 
-    def create(self, owner: str, body: object, oss_resolve: bool, request_id: str) -> dict:
+    def create(self, owner: str, body: object, oss_resolve: bool, request_id: str, extras: dict | None = None) -> dict:
+        """`extras`: r2v's own notes kept with the job (the emulator's scenario), never read from the request."""
         parsed = parse_create(body, region=self.region, oss_resolve=oss_resolve)
         if self.moderator is not None and self.moderator.refuses_text(parsed.spec.prompt):
             raise ApiError(400, DATA_INSPECTION_FAILED, MSG_INPUT_REFUSED)
+        parsed.spec.extras.update(extras or {})
         task = self.accept(parsed, owner, request_id)
         return {"request_id": request_id, "output": {"task_id": task.task_id, "task_status": task.status.value}}
 
@@ -93,10 +96,13 @@ class TaskService:
                 stage(task_id)
             self.check_uploads(parsed, owner, now)
             save_inline_inputs(parsed, self.blobs, task_id)
-            return self._insert(task_id, owner, request_id, now, parsed)
+            task = self._insert(task_id, owner, request_id, now, parsed)
         except BaseException:
             self.blobs.delete(inputs_blob_dir(task_id))  # not accepted: keep nothing of it
             raise
+        if self.on_accepted is not None:
+            self.on_accepted(task)
+        return task
 
     def _insert(self, task_id: str, owner: str, request_id: str, now: int, parsed: ParsedCreate) -> Task:
         spec = parsed.spec

@@ -57,9 +57,10 @@ class VideoService:
     # -- create, remix ------------------------------------------------------------------------------------
 
     def create(self, owner: str, values: dict, references: list[object], uploads: dict[str, Upload],
-               request_id: str) -> dict:  # fmt: skip
+               request_id: str, extras: dict | None = None) -> dict:  # fmt: skip
         """`values`: the plain fields; `references`: each input_reference in order (an Upload, a URL string, or
-        {"image_url"} / {"video_url"}); `uploads`: other files by field (first_frame, reference_voice_<n>)."""
+        {"image_url"} / {"video_url"}); `uploads`: other files by field (first_frame, reference_voice_<n>);
+        `extras`: r2v's own notes kept with the job (the emulator's scenario)."""
         files: dict[str, tuple[bytes, str]] = {}  # placeholder URL -> (data, extension)
 
         def upload(item: Upload, kinds: tuple[str, ...]) -> tuple[str, str]:
@@ -91,10 +92,10 @@ class VideoService:
             parsed = parse_create(mapped.body, region=self.service.region, oss_resolve=True)
         except ApiError as exc:
             raise mapped.rename(exc) from None
-        return self._accept(owner, parsed, files, request_id, {})
+        return self._accept(owner, parsed, files, request_id, extras or {})
 
-    def remix(self, owner: str, video_id: str, prompt: object, request_id: str) -> dict:
-        """A new video of the same references, settings and seed, from a new prompt."""
+    def remix(self, owner: str, video_id: str, prompt: object, request_id: str, extras: dict | None = None) -> dict:
+        """A new video of the same references, settings and seed, from a new prompt (with notes of its own)."""
         task = self._find(owner, video_id)
         if not isinstance(prompt, str) or not prompt.strip():
             raise invalid("prompt", "is required: a non-empty string")
@@ -120,7 +121,9 @@ class VideoService:
                         placeholder = f"{UPLOAD_PREFIX}{len(files)}"
                         files[placeholder] = (stream.read(), url.rsplit(".", 1)[-1])
                     setattr(ref, attr, placeholder)
-        return self._accept(owner, ParsedCreate(spec=spec), files, request_id, {"remixed_from": video_id})
+        spec.extras = {}  # the first video's notes are its own
+        notes = {**(extras or {}), "remixed_from": video_id}
+        return self._accept(owner, ParsedCreate(spec=spec), files, request_id, notes)
 
     def _accept(self, owner: str, parsed: ParsedCreate, files: dict[str, tuple[bytes, str]], request_id: str,
                 extras: dict) -> dict:  # fmt: skip

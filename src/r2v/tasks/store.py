@@ -101,6 +101,11 @@ class TaskStore(ABC):
         RUNNING; return their ids."""
 
     @abstractmethod
+    def backdate(self, task_id: str, by_ms: int) -> bool:
+        """Move every time of a task (submitted, started, ended) `by_ms` into the past, as if it were that much older
+        (the emulator's `expire`: the real retention rules then apply to it). False if there is no such task."""
+
+    @abstractmethod
     def release_running(self, worker: str) -> int:
         """A graceful stop: the RUNNING task of `worker`, whose process has ended, goes back to PENDING without
         using up an attempt (a restart is not the task's fault). Returns how many were touched."""

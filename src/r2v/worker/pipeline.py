@@ -61,7 +61,7 @@ class JobRules:
 
 
 @dataclass
-class _Input:
+class Input:
     ref: MediaRef
     path: Path
     info: MediaInfo
@@ -86,9 +86,9 @@ def run_job(
     workdir.mkdir(parents=True)
     try:
         inputs = _resolve_all(spec, resolver, workdir, rules.probe_limits)
-        _check_kinds(spec, inputs, rules.region)
-        width, height, ratio = _output_size(spec, inputs)
-        assets = _assets(spec, inputs)
+        check_kinds(spec, inputs, rules.region)
+        width, height, ratio = output_size(spec, inputs)
+        assets = assets_of(spec, inputs)
         first = next((i.path for i in inputs if i.ref.kind == FIRST_FRAME), None)
         panels = _storyboard_panels(assets)
         plan = direct(
@@ -126,23 +126,28 @@ def run_job(
             actual = rules.rewriter.rewrite(spec.prompt, plan) if rules.rewriter else plan.script()
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
-        name = result_blob(task_id, attempt)
-        previews = _make_previews(name, out, workdir)  # before the video is stored (a store may take the file)
-        _store_result(blobs, name, out, cancelled)
-        _store_previews(blobs, name, previews)  # (the task is SUCCEEDED only once run_job has returned)
-        usage = billing.usage(
-            spec.generation,
-            spec.duration,
-            width,
-            height,
-            spec.resolution,
-            ratio,
-            [a.info.duration_s for a in assets if a.kind == "video"],
-            len(assets),
-        )
+        name = keep_result(blobs, task_id, attempt, out, workdir, cancelled)
+        usage = usage_of(spec, width, height, ratio, assets)
         return Outcome(result_name=name, usage=usage, actual_prompt=actual, plan=plan)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def keep_result(blobs: BlobStore, task_id: str, attempt: int, video: Path, workdir: Path,
+                cancelled: Callable[[], bool]) -> str:  # fmt: skip
+    """Store a finished video of this attempt with its previews; returns the video's blob name. The task is
+    SUCCEEDED only after this has returned."""
+    name = result_blob(task_id, attempt)
+    previews = _make_previews(name, video, workdir)  # before the video is stored (a store may take the file)
+    _store_result(blobs, name, video, cancelled)
+    _store_previews(blobs, name, previews)
+    return name
+
+
+def usage_of(spec: JobSpec, width: int, height: int, ratio: str | None, assets: list[Asset]) -> dict:
+    """The bill of a SUCCEEDED task (protocol/billing.py)."""
+    videos = [a.info.duration_s for a in assets if a.kind == "video"]
+    return billing.usage(spec.generation, spec.duration, width, height, spec.resolution, ratio, videos, len(assets))
 
 
 STORE_PATIENCE_S = 300.0  # how long a finished render waits for its object store to come back
@@ -187,7 +192,7 @@ def _store_previews(blobs: BlobStore, name: str, previews: dict[str, Path]) -> N
         log.exception("previews of %s could not be stored", name)
 
 
-def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[_Input]:
+def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: SandboxLimits) -> list[Input]:
     """Fetch every input concurrently, then probe it in the sandbox; the first failure in request order is
     reported."""
     jobs: list[tuple[MediaRef, str, str, int]] = []  # (ref, url, field, byte limit); a voice follows its ref
@@ -208,13 +213,13 @@ def _resolve_all(spec: JobSpec, resolver: MediaResolver, workdir: Path, limits: 
         futures = [pool.submit(fetch, i) for i in range(len(jobs))]
         results = [f.result() for f in futures]  # re-raises the first failure in request order
 
-    inputs: list[_Input] = []
+    inputs: list[Input] = []
     for (ref, _, field, _), (path, info) in zip(jobs, results, strict=True):
         if field == ref.voice_field:
             probing.check(info, field, "audio")
             inputs[-1].voice = path
         else:
-            inputs.append(_Input(ref=ref, path=path, info=info))
+            inputs.append(Input(ref=ref, path=path, info=info))
     return inputs
 
 
@@ -229,7 +234,7 @@ def _check_declared_type(url: str, info: MediaInfo, field: str) -> None:
             )
 
 
-def _check_kinds(spec: JobSpec, inputs: list[_Input], region: str) -> None:
+def check_kinds(spec: JobSpec, inputs: list[Input], region: str) -> None:
     for item in inputs:
         kind = item.ref.kind
         if kind in (FIRST_FRAME, REFERENCE_IMAGE):
@@ -253,7 +258,7 @@ def _check_kinds(spec: JobSpec, inputs: list[_Input], region: str) -> None:
             raise TaskFailure(INVALID_PARAMETER, f"input.reference_urls: at most {MAX_VIDEOS_26} videos, got {videos}")
 
 
-def _output_size(spec: JobSpec, inputs: list[_Input]) -> tuple[int, int, str | None]:
+def output_size(spec: JobSpec, inputs: list[Input]) -> tuple[int, int, str | None]:
     if spec.size_from_first_frame:
         frame = next(i for i in inputs if i.ref.kind == FIRST_FRAME)
         ratio = catalog.closest_ratio(frame.info.width, frame.info.height)
@@ -262,7 +267,7 @@ def _output_size(spec: JobSpec, inputs: list[_Input]) -> tuple[int, int, str | N
     return spec.width, spec.height, spec.ratio
 
 
-def _assets(spec: JobSpec, inputs: list[_Input]) -> list[Asset]:
+def assets_of(spec: JobSpec, inputs: list[Input]) -> list[Asset]:
     assets: list[Asset] = []
     counts = {"image": 0, "video": 0}
     for n, item in enumerate((i for i in inputs if i.ref.kind != FIRST_FRAME), start=1):

@@ -239,6 +239,14 @@ class SqlTaskStore(TaskStore):
         ).fetchall()
         return [r["task_id"] for r in rows]
 
+    def backdate(self, task_id: str, by_ms: int) -> bool:
+        cur = self.db.execute(
+            "UPDATE tasks SET submit_ms = submit_ms - ?, scheduled_ms = scheduled_ms - ?, end_ms = end_ms - ? "
+            "WHERE task_id = ?",
+            (by_ms, by_ms, by_ms, task_id),
+        )
+        return cur.rowcount == 1
+
     def release_running(self, worker: str) -> int:
         # The attempt goes back too, so the next claim runs it under the same number; the fencing that the
         # attempt number gives holds, because the worker that ran it has ended.
