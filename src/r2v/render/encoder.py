@@ -32,7 +32,7 @@ class Mp4Writer:
     there from the start (the file's bytes do not depend on when it arrived).
     """
 
-    def __init__(self, path: Path, width: int, height: int, soundtrack: Soundtrack | None):
+    def __init__(self, path: Path, width: int, height: int, soundtrack: Soundtrack | None, preset: str = "veryfast"):
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even sizes, got {width}x{height}")
         self.width, self.height = width, height
@@ -44,7 +44,7 @@ class Mp4Writer:
         self._video.pix_fmt = "yuv420p"
         self._video.time_base = Fraction(1, FPS)
         self._video.codec_context.options = {
-            "preset": "veryfast",
+            "preset": preset,  # x264's speed/size trade-off: "ultrafast" for the emulator's throwaway videos
             "crf": "20",
             "threads": X264_THREADS,
             "x264-params": "keyint=60:min-keyint=30",
@@ -129,8 +129,16 @@ class PipelinedMp4Writer:
     this one is encoded (x264 and the compositing both run mostly outside the GIL). One consumer, in order:
     the bytes are the same as Mp4Writer's. An encoding error is raised on the next call."""
 
-    def __init__(self, path: Path, width: int, height: int, soundtrack: Soundtrack | None, depth: int = 3):
-        self._writer = Mp4Writer(path, width, height, soundtrack)
+    def __init__(
+        self,
+        path: Path,
+        width: int,
+        height: int,
+        soundtrack: Soundtrack | None,
+        depth: int = 3,
+        preset: str = "veryfast",
+    ):
+        self._writer = Mp4Writer(path, width, height, soundtrack, preset)
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._drain, name="r2v-encoder", daemon=True)
