@@ -8,7 +8,7 @@ from __future__ import annotations
 from r2v.engines.base import Engine
 from r2v.engines.wan.options import WanOptions
 
-ENGINE_NAMES = ("animatic", "reel", "wan")
+ENGINE_NAMES = ("animatic", "emulated", "reel", "wan")
 DEFAULT_ENGINE = "animatic"
 
 
@@ -18,6 +18,10 @@ def get_engine(name: str, wan: WanOptions | None = None) -> Engine:
         from r2v.engines.animatic import AnimaticEngine
 
         return AnimaticEngine()
+    if name == "emulated":
+        from r2v.engines.emulated import EmulatedEngine
+
+        return EmulatedEngine()
     if name == "reel":
         from r2v.engines.reel import ReelEngine
 
