@@ -64,6 +64,9 @@ class RequestLimiter(ABC):
     def check(self, owner: str, action: str) -> None:
         """Take one token for `action` by `owner`, or raise 429 Throttling.RateQuota."""
 
+    def refill(self) -> None:  # noqa: B027 - only a limiter of one process's own buckets can be refilled
+        """Fill every bucket again (the emulator's reset: each test starts with the whole second's allowance)."""
+
 
 def throttled() -> ApiError:
     return ApiError(429, THROTTLED, MSG_THROTTLED)
@@ -97,3 +100,7 @@ class RateLimiter(RequestLimiter):
                 self._buckets[(owner, action)] = (tokens, now)
                 raise throttled()
             self._buckets[(owner, action)] = (tokens - 1, now)
+
+    def refill(self) -> None:
+        with self._lock:
+            self._buckets.clear()

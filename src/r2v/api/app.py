@@ -215,7 +215,7 @@ def create_app(parts: ApiParts) -> FastAPI:
 
     add_video_routes(app, tasks, caller, off_loop)  # /v1/videos: the OpenAI-style face of the same tasks
     if parts.emulator is not None:
-        add_emulator(app, parts.emulator, off_loop)
+        add_emulator(app, parts.emulator, off_loop, limiter)
     add_playground(app, parts.public_url)  # the web page at /, over the same public API
     return app
 

@@ -24,6 +24,7 @@ from r2v.api.extras import STATE_KEY
 from r2v.api.videos import from_api_error
 from r2v.errors import ApiError
 from r2v.protocol import scenario as scenarios
+from r2v.ratelimits import RequestLimiter
 from r2v.service.emulator import EmulatorService
 
 PREFIX = "/r2v/emulator"
@@ -116,7 +117,7 @@ async def _read_json(headers: Headers, receive: Receive) -> tuple[object, Receiv
     return body, replay
 
 
-def add_emulator(app: FastAPI, emulator: EmulatorService, off_loop: OffLoop) -> None:
+def add_emulator(app: FastAPI, emulator: EmulatorService, off_loop: OffLoop, limiter: RequestLimiter) -> None:
     """The control endpoints and the scenario middleware; only `r2v serve --emulate` calls this."""
     app.add_middleware(ScenarioMiddleware, emulator=emulator, off_loop=off_loop)
 
@@ -145,4 +146,6 @@ def add_emulator(app: FastAPI, emulator: EmulatorService, off_loop: OffLoop) -> 
 
     @app.post(PREFIX + "/reset", include_in_schema=False)
     async def reset() -> Response:
-        return responses.json_response({"reset": await off_loop(emulator.reset)})
+        cleared = await off_loop(emulator.reset)
+        limiter.refill()  # the rate limits start afresh too: one test's burst must not throttle the next test
+        return responses.json_response({"reset": cleared})

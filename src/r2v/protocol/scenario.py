@@ -132,7 +132,7 @@ def _seconds(value: str, source: str, name: str) -> float:
 def check(text: object, source: str) -> Scenario:
     """A scenario given as JSON (a rule's `scenario`): a string of directives."""
     if not isinstance(text, str):
-        raise invalid(source, "must be a string of directives such as \"fail=InternalError;pending=2\"")
+        raise invalid(source, 'must be a string of directives such as "fail=InternalError;pending=2"')
     return parse(text, source)
 
 

@@ -117,7 +117,7 @@ class EmulatorService:
             if not isinstance(value, str) or not value:
                 raise invalid(f"match.{key}", "must be a non-empty string")
         if "scenario" not in body:
-            raise invalid("scenario", "is required: directives such as \"fail=InternalError\"")
+            raise invalid("scenario", 'is required: directives such as "fail=InternalError"')
         scenario = scenarios.check(body["scenario"], "scenario")
         times = body.get("times")
         if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
