@@ -34,13 +34,13 @@ system-packages:
 	tools/system-packages.sh
 
 test: $(WAN_STAMP) system-packages
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff format --check src tests benchmarks examples
 
 # Mutation testing, the measure of the suite (not part of `make test`, not run in CI): mutmut mutates the task store,
 # request validation, billing and the director's dialogue and plan rules ([tool.mutmut] in pyproject.toml), runs
