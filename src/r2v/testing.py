@@ -87,7 +87,7 @@ class Emulator:
         return answer.json()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -115,7 +115,7 @@ def r2v_emulator_server() -> Iterator[Emulator]:
         yield Emulator(url=given.rstrip("/"), api_key=os.environ.get("R2V_EMULATOR_API_KEY", EMULATOR_API_KEY))
         return
     with tempfile.TemporaryDirectory(prefix="r2v-emulator-") as home:
-        port, log = _free_port(), Path(home) / "server.log"
+        port, log = free_port(), Path(home) / "server.log"
         command = [sys.executable, "-m", "r2v", "serve", "--emulate", "--host", "127.0.0.1", "--port", str(port),
                    "--data-dir", str(Path(home) / "data")]  # fmt: skip
         env = {**os.environ, "R2V_API_KEYS": EMULATOR_API_KEY}
