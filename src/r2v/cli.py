@@ -20,7 +20,7 @@ SHUTDOWN_GRACE_S = 30
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from r2v.config import EMULATOR_API_KEY, Settings
+    from r2v.config import Settings
     from r2v.wiring import build, check_locations, is_cluster
 
     scratch_home = None  # --emulate without --data-dir: a temporary data dir, removed when the server stops
@@ -41,7 +41,6 @@ def _serve(args: argparse.Namespace) -> int:
     if args.emulate:
         if is_cluster(settings):
             raise ValueError("--emulate runs on the embedded SQLite database; leave out --database postgresql://…")
-        settings.api_keys = settings.api_keys or (EMULATOR_API_KEY,)
         try:
             return _serve_emulated(build(settings))
         finally:
@@ -91,18 +90,23 @@ def _serve_embedded(parts) -> int:
 def _serve_emulated(parts) -> int:
     """`r2v serve --emulate`: the embedded server whose tasks play out as X-R2V-Scenario and the rules say, at
     once, with spec-exact videos from the emulated engine (api/emulator.py, worker/emulated.py)."""
+    from r2v.config import EMULATOR_API_KEY
+    from r2v.keys import AnyKey
     from r2v.wiring import build_app, emulation, janitor_for
 
     settings = parts.settings
     shutil.rmtree(settings.scratch_dir, ignore_errors=True)
     parts.blobs.remove_partial_writes()
+    open_door = not parts.keys.has_any()
+    if open_door:  # no key configured: any key is accepted, each its own tenant (apps' tests hold dummy keys)
+        parts.keys = AnyKey(parts.keys)
     service, workers = emulation(parts)
     janitor = janitor_for(parts)
     server = _http_server(build_app(parts, workers_alive=workers.alive, emulation=(service, workers)), settings)
     try:
         workers.start()
         janitor.start()
-        keys = ", ".join(settings.api_keys) if settings.api_keys else "the stored keys"
+        keys = f"any, e.g. {EMULATOR_API_KEY}" if open_door else "$R2V_API_KEYS and the stored keys"
         print(f"r2v emulator on http://{settings.host}:{settings.port}/api/v1 (API key: {keys}; "
               f"data: {settings.data_dir})", flush=True)  # fmt: skip
         server.run()
@@ -444,8 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--emulate", action="store_true",
                        help="emulator mode for apps' own tests: instant, deterministic tasks scripted by the "
-                            "X-R2V-Scenario header and /r2v/emulator/rules, with a request recorder; the API key is "
-                            "$R2V_API_KEYS, else sk-r2v-emulator")  # fmt: skip
+                            "X-R2V-Scenario header and /r2v/emulator/rules, with a request recorder; with no key "
+                            "configured ($R2V_API_KEYS, `r2v keys create`), any API key is accepted")  # fmt: skip
     _backend_flags(serve)
     _engine_flags(serve)
     serve.set_defaults(func=_serve)

@@ -15,8 +15,8 @@ from r2v.media.fetch import FetchPolicy
 from r2v.protocol.catalog import DEFAULT_REGION, MODELS, REGIONS
 from r2v.ratelimits import RateLimits
 
-# The API key `r2v serve --emulate` accepts when no other is configured: an emulator guards nothing, and apps'
-# tests need a key they can write down.
+# The API key r2v's pytest plugin gives its emulator, and the one the emulator suggests when no key is configured
+# (it then accepts any: an emulator guards nothing, and apps' tests need a key they can write down).
 EMULATOR_API_KEY = "sk-r2v-emulator"
 
 

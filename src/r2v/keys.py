@@ -79,3 +79,27 @@ class ServingKeys(KeyStore):
 
     def revoke(self, key_id: str, now_ms: int) -> KeyInfo | None:
         return self.store.revoke(key_id, now_ms)
+
+
+class AnyKey(KeyStore):
+    """The emulator's keys when none is configured (`r2v serve --emulate` with no R2V_API_KEYS and no stored key):
+    every non-empty key is accepted, each as its own tenant, as moto and LocalStack take any credentials, so that an
+    app's tests run with whatever dummy key they hold. A request without a key is still refused."""
+
+    def __init__(self, store: KeyStore):
+        self.store = store
+
+    def resolve(self, key: str) -> str | None:
+        return env_key_id(key) if key else None
+
+    def create(self, name: str, now_ms: int) -> tuple[str, str]:
+        return self.store.create(name, now_ms)
+
+    def has_any(self) -> bool:
+        return True
+
+    def list(self) -> list[KeyInfo]:
+        return self.store.list()
+
+    def revoke(self, key_id: str, now_ms: int) -> KeyInfo | None:
+        return self.store.revoke(key_id, now_ms)
