@@ -162,22 +162,30 @@ class EmulatedWorkers:
             self._pool.submit(self._claim_and_play, task_id)
 
     def _claim_and_play(self, task_id: str) -> None:
+        # Tracked before the claim, so that a reset or a stop meanwhile sees it, and waits for it to stop.
+        self._track(task_id)
         try:
             task = self.store.claim(task_id, WORKER_NAME, self.clock.now_ms(), self.per_owner_running)
         except OwnerBusy:
+            task = None
             self._enqueue(task_id, time.monotonic() + BUSY_RETRY_S)
-            return
         except Exception:  # noqa: BLE001 - a store blink: the next try may work
+            task = None
             log.exception("task %s could not be claimed; trying again", task_id)
             self._enqueue(task_id, time.monotonic() + 1.0)
-            return
-        if task is not None:  # None: canceled, deleted or reset while it waited
-            self._track(task_id)
+        if task is not None:  # None: canceled, deleted or reset while it waited (or tried again later)
             self._play(task)
+        else:
+            self._untrack(task_id)
 
     def _track(self, task_id: str) -> threading.Event:
         with self._wake:
             return self._stops.setdefault(task_id, threading.Event())
+
+    def _untrack(self, task_id: str) -> None:
+        with self._wake:
+            self._stops.pop(task_id, None)
+            self._wake.notify_all()
 
     # -- one task ---------------------------------------------------------------------------------------
 
@@ -189,9 +197,7 @@ class EmulatedWorkers:
             log.exception("task %s: internal error", task.task_id)
             self.store.fail(task.task_id, task.attempt, self.clock.now_ms(), INTERNAL_ERROR, MSG_INTERNAL)
         finally:
-            with self._wake:
-                self._stops.pop(task.task_id, None)
-                self._wake.notify_all()
+            self._untrack(task.task_id)
 
     def _play_out(self, task: Task, stop: threading.Event) -> None:
         scenario, started = scenario_of(task), time.monotonic()
