@@ -43,7 +43,8 @@ class Scenario:
 
     def over(self, base: Scenario) -> Scenario:
         """This scenario's directives laid over `base`'s (a header over a rule): each directive given here wins."""
-        given = {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) not in (None, False)}
+        # `is`, not `in (None, False)`: 0.0 == False, and pending=0 or running=0 in a header is given all the same
+        given = {f.name: v for f in fields(self) if (v := getattr(self, f.name)) is not None and v is not False}
         if self.fail_code is not None:
             given["fail_message"] = self.fail_message  # a code comes with its own message (or none)
         if self.http_status is not None:
