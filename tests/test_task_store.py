@@ -479,6 +479,20 @@ def test_retention_deletes_by_end_time_and_never_running_tasks(store):
     assert store.get("running-old").status == RUNNING
 
 
+def test_backdate_moves_every_time_of_one_task_and_retention_then_takes_it(store):
+    add(store,
+        task("aged", submit_ms=1000, status=SUCCEEDED, scheduled_ms=1100, end_ms=1500),
+        task("queued", submit_ms=1000),
+        task("other", submit_ms=1000, status=SUCCEEDED, scheduled_ms=1100, end_ms=1500))  # fmt: skip
+    assert store.backdate("aged", 400) and store.backdate("queued", 400)
+    aged, queued, other = store.get("aged"), store.get("queued"), store.get("other")
+    assert (aged.submit_ms, aged.scheduled_ms, aged.end_ms) == (600, 700, 1100)
+    assert (queued.submit_ms, queued.scheduled_ms, queued.end_ms) == (600, None, None)  # what it lacks, it still lacks
+    assert (other.submit_ms, other.end_ms) == (1000, 1500)
+    assert not store.backdate("nobody", 400)
+    assert sorted(store.delete_finished_before(1200)) == ["aged", "queued"]
+
+
 def test_delete_task_takes_one_task_of_its_key_unless_it_runs(store):
     add(store, task("done", status=SUCCEEDED, end_ms=50), task("other-key", owner="bob", status=FAILED, end_ms=50),
         task("waiting"), task("busy", status=RUNNING, attempt=1, worker="w1", scheduled_ms=20))  # fmt: skip
