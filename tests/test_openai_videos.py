@@ -138,7 +138,12 @@ def test_a_task_canceled_through_dashscope_reads_failed_canceled():
 
 
 def test_list_pages_with_after_and_order(server, made, media):
-    c = client(server, OTHER_KEY)  # a key of its own, so that its list holds exactly these
+    # A key of its own, stored in the server's database (the server reads keys per request), so that its list holds
+    # exactly these whatever other tests made with the server's two keys before.
+    from tests.backends import components
+
+    _, key = components(server.data_dir).keys.create("list-pages", 1000)
+    c = client(server, key)
     ids = [c.videos.create(prompt=f"Image 1 number {n}", extra_body={"input_reference": {"image_url": media.url("girl.png")}},
                            seconds="2").id for n in range(3)]  # fmt: skip
     first = c.videos.list(limit=2)
