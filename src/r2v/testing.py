@@ -18,6 +18,7 @@ One emulator serves the whole test session, on a free loopback port, with a temp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -107,24 +108,21 @@ def _wait_ready(url: str, process: subprocess.Popen, log: Path) -> None:
     raise RuntimeError(f"r2v emulator did not answer within {START_TIMEOUT_S:g} s:\n{log.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="session")
-def r2v_emulator_server() -> Iterator[Emulator]:
-    """The session's emulator: R2V_EMULATOR_URL's, or one started here and stopped at the end of the session."""
-    given = os.environ.get("R2V_EMULATOR_URL")
-    if given:
-        yield Emulator(url=given.rstrip("/"), api_key=os.environ.get("R2V_EMULATOR_API_KEY", EMULATOR_API_KEY))
-        return
+@contextlib.contextmanager
+def running_emulator(api_key: str = EMULATOR_API_KEY, env: dict[str, str] | None = None) -> Iterator[Emulator]:
+    """`r2v serve --emulate` in a process of its own on a free loopback port, with a temporary data folder and
+    `api_key` as its one key (`env`: more variables for it); stopped on leaving."""
     with tempfile.TemporaryDirectory(prefix="r2v-emulator-") as home:
         port, log = free_port(), Path(home) / "server.log"
         command = [sys.executable, "-m", "r2v", "serve", "--emulate", "--host", "127.0.0.1", "--port", str(port),
                    "--data-dir", str(Path(home) / "data")]  # fmt: skip
-        env = {**os.environ, "R2V_API_KEYS": EMULATOR_API_KEY}
+        variables = {**os.environ, **(env or {}), "R2V_API_KEYS": api_key}
         with open(log, "wb") as out:
-            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=variables)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(url, process, log)
-            yield Emulator(url=url, api_key=EMULATOR_API_KEY)
+            yield Emulator(url=url, api_key=api_key)
         finally:
             process.terminate()
             try:
@@ -132,6 +130,17 @@ def r2v_emulator_server() -> Iterator[Emulator]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+def r2v_emulator_server() -> Iterator[Emulator]:
+    """The session's emulator: R2V_EMULATOR_URL's, or one started here and stopped at the end of the session."""
+    given = os.environ.get("R2V_EMULATOR_URL")
+    if given:
+        yield Emulator(url=given.rstrip("/"), api_key=os.environ.get("R2V_EMULATOR_API_KEY", EMULATOR_API_KEY))
+        return
+    with running_emulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture

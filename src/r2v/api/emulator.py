@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -78,14 +79,11 @@ class ScenarioMiddleware:
             scope.setdefault("state", {})[STATE_KEY] = chosen
             await self.app(scope, receive, send_noting_status)
         finally:
-            query = [(k, v) for k, v in _query_pairs(scope)]
-            self.emulator.record(method, path, query, body, [(k.decode("latin-1"), v.decode("latin-1"))
-                                 for k, v in scope["headers"]], status["code"], chosen)  # fmt: skip
+            headers_sent = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            self.emulator.record(method, path, _query_pairs(scope), body, headers_sent, status["code"], chosen)
 
 
 def _query_pairs(scope: Scope) -> list[tuple[str, str]]:
-    from urllib.parse import parse_qsl
-
     return parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
 
 
