@@ -20,7 +20,8 @@ from r2v.clock import Clock
 from r2v.errors import invalid
 from r2v.protocol import scenario as scenarios
 from r2v.protocol.scenario import Scenario
-from r2v.service.tasks import RETENTION_MS
+from r2v.service.tasks import RETENTION_MS, past_retention
+from r2v.storage.blobs import task_of_blob
 from r2v.tasks.store import TaskStore
 
 MATCH_FIELDS = ("model", "prompt_contains", "path")
@@ -94,11 +95,11 @@ class EmulatorService:
     def file_expired(self, blob_name: str) -> bool:
         """Whether a result file belongs to a task past retention (expired, or already deleted): its URL is then
         refused as the cloud refuses a URL after 24 h, however long the signature itself would have lived."""
-        parts = blob_name.split("/")
-        if len(parts) < 3 or parts[0] not in ("results", "inputs"):
+        task_id = task_of_blob(blob_name)
+        if task_id is None:
             return False
-        task = self.tasks.get(parts[1])
-        return task is None or task.submit_ms < self.clock.now_ms() - RETENTION_MS
+        task = self.tasks.get(task_id)
+        return task is None or past_retention(task, self.clock.now_ms())
 
     # -- rules ------------------------------------------------------------------------------------------
 

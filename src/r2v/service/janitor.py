@@ -9,7 +9,7 @@ import threading
 
 from r2v.clock import Clock
 from r2v.service.tasks import RETENTION_MS
-from r2v.storage.blobs import INPUTS_DIR, BlobStore, inputs_blob_dir, results_blob_dir
+from r2v.storage.blobs import INPUTS_DIR, BlobStore, delete_task_files, inputs_blob_dir
 from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.store import TaskStore
 
@@ -31,8 +31,7 @@ class Janitor:
         blobs = self.blobs
         task_ids = self.tasks.delete_finished_before(now - RETENTION_MS)
         for task_id in task_ids:
-            blobs.delete(results_blob_dir(task_id))
-            blobs.delete(inputs_blob_dir(task_id))
+            delete_task_files(blobs, task_id)
         uploads = self.uploads.delete_expired(now)
         for blob in uploads:
             blobs.delete(blob)

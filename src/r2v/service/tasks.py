@@ -40,6 +40,11 @@ _LIST_TIME_FORMAT = "%Y%m%d%H%M%S"
 FILES_PATH = "/files/"  # where the API serves blobs (signed); see api/app.py
 
 
+def past_retention(task: Task, now_ms: int) -> bool:
+    """Submitted more than 24 h ago: the task answers UNKNOWN, as the cloud's does (retention deletes it later)."""
+    return task.submit_ms < now_ms - RETENTION_MS
+
+
 def save_inline_inputs(parsed: ParsedCreate, blobs: BlobStore, task_id: str) -> None:
     """data: URIs are decoded once and kept as files beside the task, not inside the database row; the media
     resolver reads them back through INPUT_SCHEME."""
@@ -132,9 +137,7 @@ class TaskService:
     def visible(self, owner: str, task_id: str) -> Task | None:
         """The task if this key may see it: unknown ids, other keys' tasks and expired tasks are all UNKNOWN."""
         task = self.tasks.get(task_id)
-        if task is None or task.owner != owner:
-            return None
-        if task.submit_ms < self.clock.now_ms() - RETENTION_MS:
+        if task is None or task.owner != owner or past_retention(task, self.clock.now_ms()):
             return None
         return task
 

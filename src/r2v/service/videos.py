@@ -20,7 +20,7 @@ from r2v.protocol.job import FIRST_FRAME, JobSpec
 from r2v.protocol.openai_videos import MAX_VOICES, UPLOAD_PREFIX, Reference, reference_kind, to_dashscope
 from r2v.protocol.validate import ParsedCreate, parse_create
 from r2v.service.tasks import RETENTION_MS, TaskService
-from r2v.storage.blobs import PREVIEW_FORMATS, inputs_blob_dir, preview_blob, results_blob_dir
+from r2v.storage.blobs import PREVIEW_FORMATS, delete_task_files, inputs_blob_dir, preview_blob
 from r2v.tasks.model import ListFilter, Task, TaskStatus
 
 NOT_FOUND = "not_found"
@@ -205,8 +205,7 @@ class VideoService:
                 raise invalid("video_id", "the video is in_progress: it can be deleted once it is completed or "
                                           "failed")  # fmt: skip
             raise not_found(video_id)
-        self.blobs.delete(results_blob_dir(video_id))
-        self.blobs.delete(inputs_blob_dir(video_id))
+        delete_task_files(self.blobs, video_id)
         return {"id": video_id, "object": "video.deleted", "deleted": True}
 
     def content(self, owner: str, video_id: str, variant: str | None) -> tuple[BinaryIO, str]:

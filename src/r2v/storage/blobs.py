@@ -42,6 +42,12 @@ def inputs_blob_dir(task_id: str) -> str:
     return f"{INPUTS_DIR}/{task_id}"
 
 
+def task_of_blob(name: str) -> str | None:
+    """The task a file of its results or inputs folder belongs to (None for any other name)."""
+    parts = name.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] in ("results", INPUTS_DIR) else None
+
+
 class BlobStore(ABC):
     @abstractmethod
     def put_file(self, name: str, source: Path) -> None:
@@ -79,3 +85,9 @@ class BlobStore(ABC):
         """A URL a client can GET the blob from until `expires_at_s` without r2v, when the store can sign one
         itself (an object store's presigned URL); None: r2v serves the blob under its own signed URL."""
         return None
+
+
+def delete_task_files(blobs: BlobStore, task_id: str) -> None:
+    """Every file a task has: its results (each attempt's video) and its inputs (with the previews)."""
+    blobs.delete(results_blob_dir(task_id))
+    blobs.delete(inputs_blob_dir(task_id))

@@ -37,11 +37,11 @@ from r2v.protocol import catalog
 from r2v.protocol import scenario as scenarios
 from r2v.protocol.job import FIRST_FRAME, REFERENCE, REFERENCE_IMAGE, REFERENCE_VIDEO, JobSpec, MediaRef
 from r2v.protocol.scenario import Scenario
-from r2v.storage.blobs import BlobStore, inputs_blob_dir, results_blob_dir
+from r2v.storage.blobs import BlobStore, delete_task_files
 from r2v.storage.uploads import UploadRegistry
 from r2v.tasks.model import Task
 from r2v.tasks.store import OwnerBusy, TaskStore
-from r2v.worker.pipeline import Input, assets_of, check_kinds, keep_result, output_size, usage_of
+from r2v.worker.pipeline import Input, assets_of, check_kinds, extends_prompt, keep_result, output_size, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,7 @@ class EmulatedWorkers:
         self._stop_all()
         deleted = self.store.delete_finished_before(self.clock.now_ms() + 365 * 24 * 3600 * 1000)
         for task_id in deleted:
-            self.blobs.delete(results_blob_dir(task_id))
-            self.blobs.delete(inputs_blob_dir(task_id))
+            delete_task_files(self.blobs, task_id)
         return len(deleted)
 
     def _stop_all(self) -> None:
@@ -272,7 +271,7 @@ class EmulatedWorkers:
             if rendered.frames != job.frames:
                 raise RuntimeError(f"the emulated engine wrote {rendered.frames} frames, expected {job.frames}")
             name = keep_result(self.blobs, task.task_id, task.attempt, out, workdir, stopped)
-            actual = plan.script() if spec.generation == catalog.GEN_27 and spec.prompt_extend else None
+            actual = plan.script() if extends_prompt(spec) else None
             return name, usage_of(spec, width, height, ratio, assets), actual
         finally:
             shutil.rmtree(workdir, ignore_errors=True)

@@ -122,7 +122,7 @@ def run_job(
             raise RuntimeError(f"engine {engine.name} wrote {result.frames} frames, expected {job.frames}")
         # prompt_extend (wan2.7): the prompt the video was made from is the director's explicit shot script.
         actual = None
-        if spec.generation == catalog.GEN_27 and spec.prompt_extend:
+        if extends_prompt(spec):
             actual = rules.rewriter.rewrite(spec.prompt, plan) if rules.rewriter else plan.script()
         if rules.moderator is not None and rules.moderator.refuses_video(out, actual or spec.prompt):
             raise TaskFailure(DATA_INSPECTION_FAILED, MSG_OUTPUT_REFUSED)
@@ -131,6 +131,11 @@ def run_job(
         return Outcome(result_name=name, usage=usage, actual_prompt=actual, plan=plan)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def extends_prompt(spec: JobSpec) -> bool:
+    """Whether the task answers an actual_prompt: wan2.7 with prompt_extend (wan2.6 never does)."""
+    return spec.generation == catalog.GEN_27 and spec.prompt_extend
 
 
 def keep_result(blobs: BlobStore, task_id: str, attempt: int, video: Path, workdir: Path,
