@@ -16,7 +16,22 @@ import math
 import re
 from dataclasses import dataclass, fields, replace
 
-from r2v.errors import ApiError, invalid
+from r2v.errors import (
+    ACCESS_DENIED,
+    DATA_INSPECTION_FAILED,
+    INTERNAL_ERROR,
+    INVALID_API_KEY,
+    INVALID_PARAMETER,
+    MSG_INTERNAL,
+    MSG_INVALID_API_KEY,
+    MSG_NOT_FOUND,
+    NOT_FOUND,
+    SERVICE_UNAVAILABLE,
+    THROTTLED,
+    ApiError,
+    invalid,
+)
+from r2v.ratelimits import MSG_THROTTLED
 
 HEADER = "X-R2V-Scenario"
 EXTRAS_KEY = "emulator_scenario"  # where a created task keeps its scenario (JobSpec.extras), for the emulated worker
@@ -140,27 +155,27 @@ def check(text: object, source: str) -> Scenario:
 # What an injected error says when the scenario names no code or message: the cloud's own words, so that an app's
 # handling of real errors is what gets tested.
 HTTP_CODES = {
-    400: ("InvalidParameter", "The request is invalid."),
-    401: ("InvalidApiKey", "Invalid API-key provided."),
-    403: ("AccessDenied", "Access denied."),
-    404: ("NotFound", "url error, please check url!"),
-    429: ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later."),
-    500: ("InternalError", "An internal error has occured, please try again later or contact service support."),
-    503: ("ServiceUnavailable", "The service is temporarily unavailable; retry later."),
+    400: (INVALID_PARAMETER, "The request is invalid."),
+    401: (INVALID_API_KEY, MSG_INVALID_API_KEY),
+    403: (ACCESS_DENIED, "Access denied."),
+    404: (NOT_FOUND, MSG_NOT_FOUND),
+    429: (THROTTLED, MSG_THROTTLED),
+    500: (INTERNAL_ERROR, MSG_INTERNAL),
+    503: (SERVICE_UNAVAILABLE, "The service is temporarily unavailable; retry later."),
     504: ("RequestTimeOut", "Request timed out, please try again later."),
 }
 FAIL_MESSAGES = {
-    "DataInspectionFailed": "Input data may contain inappropriate content.",
-    "InternalError": "An internal error has occured, please try again later or contact service support.",
+    DATA_INSPECTION_FAILED: "Input data may contain inappropriate content.",
+    INTERNAL_ERROR: MSG_INTERNAL,
     "InternalError.Timeout": "An internal timeout error has occured during execution, please try again later.",
-    "Throttling.RateQuota": "Requests rate limit exceeded, please try again later.",
+    THROTTLED: MSG_THROTTLED,
 }
 
 
 def injected_error(scenario: Scenario) -> ApiError:
     """The error an `http=` directive answers with."""
     status = scenario.http_status or 500
-    default_code, message = HTTP_CODES.get(status, ("InternalError" if status >= 500 else "InvalidParameter",
+    default_code, message = HTTP_CODES.get(status, (INTERNAL_ERROR if status >= 500 else INVALID_PARAMETER,
                                                     f"HTTP {status} (injected by {HEADER})"))  # fmt: skip
     code = scenario.http_code or default_code
     if scenario.http_code and scenario.http_code != default_code:
@@ -170,5 +185,5 @@ def injected_error(scenario: Scenario) -> ApiError:
 
 def failure(scenario: Scenario) -> tuple[str, str]:
     """(code, message) of a task that a `fail=` directive ends FAILED."""
-    code = scenario.fail_code or "InternalError"
+    code = scenario.fail_code or INTERNAL_ERROR
     return code, scenario.fail_message or FAIL_MESSAGES.get(code, f"{code} (injected by {HEADER})")
